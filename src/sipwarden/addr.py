@@ -1,0 +1,133 @@
+"""IP address shapes found in PBX output, normalised to one canonical text form.
+
+Asterisk and FreeSWITCH write addresses as bare v4/v6, `v4:port`, `[v6]:port`, bare `v6:port`
+(ambiguous on its face), and `IPV6/UDP/addr/port` in the security log. Everything is turned into
+`ipaddress`'s canonical string (v4-mapped v6 becomes v4) so one host has one key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize(text: str) -> str | None:
+    """Canonical form of a bare address, or None if `text` is not an IP address."""
+    try:
+        a = ipaddress.ip_address(text.strip("[] "))
+    except ValueError:
+        return None
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+        return str(a.ipv4_mapped)
+    return a.compressed
+
+
+@lru_cache(maxsize=1 << 16)
+def split_hostport(text: str, port_expected: bool = True) -> tuple[str, int | None] | None:
+    """Split `addr[:port]` in any of its shapes into (canonical address, port).
+
+    A bare IPv6 address followed by `:port` cannot be told from an address on its face;
+    when the field is known to carry a port (`port_expected`), the last group is the port.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if text.startswith("["):  # [v6]:port or [v6]
+        end = text.find("]")
+        if end < 0:
+            return None
+        host = normalize(text[1:end])
+        rest = text[end + 1:]
+        if host is None:
+            return None
+        if rest.startswith(":") and rest[1:].isdigit():
+            return host, _port(rest[1:])
+        return (host, None) if not rest else None
+    colons = text.count(":")
+    if colons == 0:  # bare v4
+        host = normalize(text)
+        return (host, None) if host else None
+    if colons == 1:  # v4:port
+        h, _, p = text.partition(":")
+        host = normalize(h)
+        if host is None or not p.isdigit():
+            return None
+        return host, _port(p)
+    # two or more colons: v6, maybe with a bare :port
+    head, _, tail = text.rpartition(":")
+    if port_expected and tail.isdigit() and len(tail) <= 5 and normalize(head) is not None:
+        return normalize(head), _port(tail)  # type: ignore[return-value]
+    host = normalize(text)
+    return (host, None) if host else None
+
+
+def _port(p: str) -> int | None:
+    n = int(p)
+    return n if 0 < n < 65536 else None
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_asterisk_addr(text: str) -> tuple[str, int | None, str | None] | None:
+    """`IPV4/UDP/1.2.3.4/5060` -> (address, port, transport)."""
+    parts = text.split("/")
+    if len(parts) != 4 or parts[0] not in ("IPV4", "IPV6"):
+        return None
+    host = normalize(parts[2])
+    if host is None:
+        return None
+    port = _port(parts[3]) if parts[3].isdigit() else None
+    return host, port, parts[1].lower()
+
+
+def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 64) -> str:
+    """The /24 (v4) or /64 (v6) network an address belongs to, for distributed-attack grouping."""
+    if ":" in ip:
+        return str(ipaddress.IPv6Network(f"{ip}/{v6_prefix}", strict=False))
+    return str(ipaddress.IPv4Network(f"{ip}/{v4_prefix}", strict=False))
+
+
+class AddressSet:
+    """A set of addresses and CIDR networks (whitelists). Exact hits are O(1)."""
+
+    def __init__(self, entries: list[str] | tuple[str, ...] = ()) -> None:
+        self.exact: set[str] = set()
+        self.nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for e in entries:
+            self.add(e)
+
+    def add(self, entry: str) -> None:
+        """Add an address or network; raise ValueError with a clear message if it is neither."""
+        entry = entry.strip()
+        if "/" in entry:
+            try:
+                self.nets.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as e:
+                raise ValueError(f"not an address or network: {entry!r}") from e
+            return
+        n = normalize(entry)
+        if n is None:
+            raise ValueError(f"not an address or network: {entry!r}")
+        self.exact.add(n)
+
+    def __contains__(self, ip: object) -> bool:
+        if not isinstance(ip, str):
+            return False
+        if "/" in ip:  # a prefix verdict: whitelisted if it overlaps anything protected
+            try:
+                net = ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                return False
+            return any(n.version == net.version and n.overlaps(net) for n in self.nets) or any(
+                ipaddress.ip_address(x) in net for x in self.exact if (":" in x) == (net.version == 6))
+        if ip in self.exact:
+            return True
+        if not self.nets:
+            return False
+        a = ipaddress.ip_address(ip)
+        return any(a in n for n in self.nets if n.version == a.version)
+
+    def __len__(self) -> int:
+        return len(self.exact) + len(self.nets)

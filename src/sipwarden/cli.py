@@ -1,0 +1,245 @@
+"""The `sipwarden` command. Subcommands live next to what they drive; this module wires them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from . import __version__
+from .config import Config, ConfigError, load
+from .events import Verdict, iso
+from .sources.logfile import LogFile, SourceError, open_log
+
+
+def _config(path: str | None) -> Config:
+    try:
+        return load(path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _logs(paths: tuple[str, ...], cfg: Config) -> list[LogFile]:
+    try:
+        return [open_log(p, cfg.log.year) for p in paths]
+    except SourceError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sipwarden")
+def main() -> None:
+    """See SIP attackers in PBX logs and on the wire; ban them in the kernel."""
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--events", "show_events", is_flag=True, help="Print the parsed events instead of verdicts.")
+@click.argument("paths", nargs=-1, required=True)
+def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str, ...]) -> None:
+    """Read PBX logs (plain, .gz, or - for stdin) and report who attacked.
+
+    Several files are merged in time order (e.g. messages and security).
+    """
+    from . import scan as scanning
+
+    cfg = _config(config_path)
+    logs = _logs(paths, cfg)
+    out = sys.stdout
+    on_event = None
+    if show_events:
+        def on_event(ev):  # noqa: ANN001
+            if fmt == "json":
+                out.write(json.dumps(ev.to_dict()) + "\n")
+            else:
+                out.write(_event_line(ev) + "\n")
+    started = time.perf_counter()
+    try:
+        with _progress(logs) as tick:
+            result = scanning.run(logs, cfg, on_event=_chain(on_event, tick))
+    except SourceError as e:
+        raise click.ClickException(str(e)) from None
+    elapsed = time.perf_counter() - started
+    if not show_events:
+        if fmt == "json":
+            for v in result.verdicts:
+                out.write(json.dumps(v.to_dict()) + "\n")
+        else:
+            _verdict_table(result.verdicts)
+    rate = result.lines / elapsed if elapsed > 0 else 0
+    click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
+               f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
+               f"in {elapsed:.2f}s ({rate:,.0f} lines/s)", err=True)
+
+
+def _chain(a, b):  # noqa: ANN001, ANN202
+    if a is None:
+        return b
+    if b is None:
+        return a
+
+    def both(ev):  # noqa: ANN001, ANN202
+        a(ev)
+        b(ev)
+    return both
+
+
+class _progress:
+    """A progress bar on a terminal for big inputs; nothing otherwise (pipes, CI, small files)."""
+
+    BIG = 20 * 1024 * 1024
+
+    def __init__(self, logs: list[LogFile]) -> None:
+        self.logs = logs
+        self.total = sum(lg.size for lg in logs)
+        self.bar = None
+
+    def __enter__(self):  # noqa: ANN204
+        if not sys.stderr.isatty() or self.total < self.BIG:
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                            TimeRemainingColumn(), transient=True, console=_console(err=True))
+        self.bar.start()
+        task = self.bar.add_task("scanning", total=self.total)
+        count = [0]
+
+        def tick(_ev) -> None:  # noqa: ANN001
+            count[0] += 1
+            if count[0] & 0x3FFF == 0:
+                self.bar.update(task, completed=sum(lg.progress() for lg in self.logs))
+        return tick
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _console(err: bool = False):  # noqa: ANN202
+    from rich.console import Console
+    return Console(stderr=err)
+
+
+def _event_line(ev) -> str:  # noqa: ANN001
+    parts = [f"{ev.file}:{ev.line}", iso(ev.time) if ev.time is not None else "-", ev.ip or "-", str(ev.kind)]
+    for k in ("service", "method", "account", "target", "detail"):
+        v = getattr(ev, k)
+        if v:
+            parts.append(f"{k}={v!r}" if k in ("account", "target") else f"{k}={v}")
+    return "  ".join(parts)
+
+
+def _verdict_table(verdicts: list[Verdict]) -> None:
+    from rich.table import Table
+    console = _console()
+    if not verdicts:
+        console.print("No attackers found.")
+        return
+    table = Table(title=f"{len(verdicts)} attacking sources", header_style="bold")
+    for col in ("address", "reason", "decided at", "events", "accounts tried", "why"):
+        table.add_column(col, overflow="fold")
+    for v in verdicts:
+        accts = ", ".join(v.accounts[:6]) + (" ..." if len(v.accounts) > 6 else "")
+        table.add_row(v.ip, str(v.reason), iso(v.at), str(v.events), accts, v.evidence)
+    console.print(table)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.argument("ip")
+@click.argument("paths", nargs=-1, required=True)
+def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, ...]) -> None:
+    """Tell the evidence the logs hold against one address."""
+    from . import scan as scanning
+    from .addr import normalize
+
+    who = normalize(ip)
+    if who is None:
+        raise click.ClickException(f"not an IP address: {ip!r}")
+    cfg = _config(config_path)
+    logs = _logs(paths, cfg)
+    mine = []
+
+    def keep(ev) -> None:  # noqa: ANN001
+        if ev.ip == who and len(mine) < 10_000:
+            mine.append(ev)
+    try:
+        result = scanning.run(logs, cfg, on_event=keep)
+    except SourceError as e:
+        raise click.ClickException(str(e)) from None
+    verdict = next((v for v in result.verdicts if v.ip == who), None)
+    nets = [v for v in result.verdicts if "/" in v.ip and _in_net(who, v.ip)]
+    whitelisted = who in cfg.whitelist_set()
+    doc = {
+        "ip": who,
+        "whitelisted": whitelisted,
+        "verdict": verdict.to_dict() if verdict else None,
+        "networks": [v.to_dict() for v in nets],
+        "events": len(mine),
+        "by_kind": _count(str(e.kind) for e in mine),
+        "by_origin": _count(e.origin or "?" for e in mine),
+        "accounts": sorted({e.account for e in mine if e.account})[:50],
+        "targets": sorted({e.target for e in mine if e.target})[:50],
+        "first_seen": iso(mine[0].time) if mine and mine[0].time else None,
+        "last_seen": iso(mine[-1].time) if mine and mine[-1].time else None,
+        "sample": [e.to_dict() for e in mine[:5]],
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{who}: {len(mine)} events in {', '.join(paths)}")
+    if whitelisted:
+        click.echo("  whitelisted: never reported or banned")
+    if verdict:
+        click.echo(f"  verdict: {verdict.reason} at {iso(verdict.at)} — {verdict.evidence}")
+    elif not mine:
+        click.echo("  nothing about this address in these logs")
+    else:
+        click.echo("  no verdict: below every threshold")
+    for v in nets:
+        click.echo(f"  its network {v.ip}: {v.reason} — {v.evidence}")
+    if mine:
+        click.echo(f"  evidence used: {', '.join(f'{k} ({n})' for k, n in doc['by_origin'].items())}")
+        click.echo(f"  kinds: {', '.join(f'{k} {n}' for k, n in doc['by_kind'].items())}")
+        click.echo(f"  first seen {doc['first_seen']}, last seen {doc['last_seen']}")
+        if doc["accounts"]:
+            click.echo(f"  accounts tried: {', '.join(doc['accounts'][:20])}")
+        if doc["targets"]:
+            click.echo(f"  numbers dialled: {', '.join(doc['targets'][:20])}")
+        click.echo("  first events:")
+        for e in mine[:5]:
+            click.echo("    " + _event_line(e))
+
+
+def _in_net(ip: str, net: str) -> bool:
+    import ipaddress
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(net)
+    except ValueError:
+        return False
+
+
+def _count(items) -> dict[str, int]:  # noqa: ANN001
+    from collections import Counter
+    return dict(Counter(items).most_common())
+
+
+@main.command("check-config")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+def check_config(config_path: str | None) -> None:
+    """Validate a config file and print the settings in force."""
+    import dataclasses
+    cfg = _config(config_path)
+    click.echo(f"{config_path or '(defaults)'}: OK")
+    for section in dataclasses.fields(cfg):
+        click.echo(f"[{section.name}]")
+        for k, v in dataclasses.asdict(getattr(cfg, section.name)).items():
+            click.echo(f"  {k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,189 @@
+"""TOML configuration: every setting has a default that matches the field, and a bad value is a
+clear error naming the table, the key, what was expected and what was found.
+
+Each table is a frozen dataclass; the loader checks types from the dataclass annotations, so a
+new setting is one line here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .addr import AddressSet
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the operator."""
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Detector thresholds. Windows are in seconds of event time."""
+
+    findtime: float = 600.0  # fail2ban's asterisk jail: 5 failures in 10 minutes
+    bruteforce_maxretry: int = 5  # wrong passwords / ACL failures from one source
+    stale_factor: int = 4  # failures on an account this source logged into count 1/stale_factor
+    enumeration_accounts: int = 5  # distinct unknown accounts tried by one source
+    enumeration_maxretry: int = 10  # unknown-account failures from one source, distinct or not
+    tollfraud_maxretry: int = 2  # rejected calls to international-looking numbers
+    call_maxretry: int = 5  # rejected calls of any kind
+    flood_challenges: int = 30  # challenges never answered by a successful login...
+    flood_window: float = 60.0  # ...within this window
+    flood_failures: int = 50  # any failures within flood_burst_window (volume)
+    flood_burst_window: float = 10.0
+    distributed_sources: int = 10  # distinct sources failing the same account...
+    distributed_window: float = 3600.0
+    subnet_sources: int = 5  # distinct failing sources in one /24 (v4) or /64 (v6)
+    subnet_v4_prefix: int = 24
+    subnet_v6_prefix: int = 64
+    tollfraud_prefixes: tuple[str, ...] = ("+", "00", "011", "9011", "900", "9000", "000", "0011", "810")
+    fingerprints: bool = True  # one request carrying a known attack tool's fingerprint is enough
+    max_tracked: int = 200_000  # sources tracked at once; least recently seen are forgotten first
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    timezone: str = "local"  # zone of timestamps that carry none (Asterisk's default has no zone)
+    year: int = 0  # year for timestamps without one; 0 = the file's modification year
+
+
+@dataclass(frozen=True)
+class WhitelistConfig:
+    addresses: tuple[str, ...] = ()  # addresses and CIDR networks never reported or banned
+    host_addresses: bool = True  # the daemon also never bans the host's own addresses
+
+
+@dataclass(frozen=True)
+class BanConfig:
+    bantime: float = 600.0  # first ban, seconds
+    increment: float = 2.0  # each repeat offence multiplies the ban by this...
+    maxtime: float = 7 * 86400.0  # ...up to this
+    backend: str = "nftables"  # nftables | ipset | command | dry-run
+    command: str = ""  # for backend=command: program run as `command ban|unban ADDRESS SECONDS`
+    ports: tuple[int, ...] = (5060, 5061)  # protected ports; empty = all traffic from a banned source
+    ratelimit: int = 0  # nftables first line: new SIP requests/s per source above which packets drop (0 = off)
+    reconcile_interval: float = 30.0  # seconds between kernel/store reconciliations
+    table: str = "sipwarden"  # nftables table name (inet family)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    watch: tuple[str, ...] = ()  # log files to follow
+    state_dir: str = "/var/lib/sipwarden"
+
+
+@dataclass(frozen=True)
+class Config:
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    whitelist: WhitelistConfig = field(default_factory=WhitelistConfig)
+    ban: BanConfig = field(default_factory=BanConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+
+    def whitelist_set(self) -> AddressSet:
+        return AddressSet(self.whitelist.addresses)
+
+
+def _coerce(where: str, typ: typing.Any, value: typing.Any) -> typing.Any:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif typ is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif typ is str:
+        if isinstance(value, str):
+            return value
+    elif origin is tuple:
+        (inner, _) = typing.get_args(typ)
+        if isinstance(value, list):
+            return tuple(_coerce(f"{where}[{i}]", inner, v) for i, v in enumerate(value))
+    else:  # pragma: no cover - a setting with a type the loader does not know
+        raise TypeError(typ)
+    name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(typ, "a list")
+    raise ConfigError(f"{where}: expected {name}, got {value!r}")
+
+
+def _section(name: str, cls: type, data: typing.Any) -> typing.Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"[{name}] unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    values = {k: _coerce(f"{name}.{k}", hints[k], v) for k, v in data.items()}
+    obj = cls(**values)
+    for f in dataclasses.fields(cls):
+        v = getattr(obj, f.name)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
+            raise ConfigError(f"{name}.{f.name}: must not be negative, got {v}")
+    return obj
+
+
+def from_dict(data: dict) -> Config:
+    hints = typing.get_type_hints(Config)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(hints))}")
+    cfg = Config(**{k: _section(k, hints[k], v) for k, v in data.items()})
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    try:
+        cfg.whitelist_set()
+    except ValueError as e:
+        raise ConfigError(f"whitelist.addresses: {e}") from None
+    if cfg.ban.backend not in ("nftables", "ipset", "command", "dry-run"):
+        raise ConfigError(f"ban.backend: expected nftables, ipset, command or dry-run, got {cfg.ban.backend!r}")
+    if cfg.ban.backend == "command" and not cfg.ban.command:
+        raise ConfigError("ban.command: required when ban.backend = \"command\"")
+    for p in cfg.ban.ports:
+        if not 0 < p < 65536:
+            raise ConfigError(f"ban.ports: {p} is not a port number")
+    d = cfg.detect
+    for k in ("bruteforce_maxretry", "enumeration_accounts", "enumeration_maxretry", "tollfraud_maxretry",
+              "call_maxretry", "flood_challenges", "flood_failures", "distributed_sources", "subnet_sources",
+              "stale_factor", "max_tracked"):
+        if getattr(d, k) < 1:
+            raise ConfigError(f"detect.{k}: must be at least 1, got {getattr(d, k)}")
+    for k in ("findtime", "flood_window", "flood_burst_window", "distributed_window"):
+        if getattr(d, k) <= 0:
+            raise ConfigError(f"detect.{k}: must be a positive number of seconds, got {getattr(d, k)}")
+    if not 8 <= d.subnet_v4_prefix <= 32 or not 16 <= d.subnet_v6_prefix <= 128:
+        raise ConfigError("detect.subnet_v4_prefix must be 8..32 and detect.subnet_v6_prefix 16..128")
+    if cfg.log.timezone not in ("local", "UTC", "utc"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(cfg.log.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"log.timezone: unknown time zone {cfg.log.timezone!r}") from None
+
+
+def load(path: str | Path | None) -> Config:
+    """Load a TOML file (None: all defaults). Raises ConfigError with the file name on any problem."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    try:
+        return from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None

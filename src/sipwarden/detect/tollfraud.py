@@ -1,0 +1,32 @@
+"""Toll-fraud probing: calls to missing extensions, especially numbers that look international
+behind trunk prefixes (9, 00, 011, 9011, +, ...), from sources that are not logged in."""
+
+from __future__ import annotations
+
+from ..config import DetectConfig
+from ..events import Event
+from .state import Source
+
+
+def international(target: str | None, prefixes: tuple[str, ...]) -> bool:
+    """Does a dialled string look like an international number behind a trunk prefix?"""
+    if not target:
+        return False
+    digits = sum(c.isdigit() for c in target)
+    if digits < 8:
+        return False
+    if "+" in target:
+        return True
+    stripped = target.lstrip("*#")
+    return any(stripped.startswith(p) for p in prefixes)
+
+
+def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
+    n = src.window("calls", ev.origin, cfg.findtime).add(t)
+    if international(ev.target, cfg.tollfraud_prefixes):
+        k = src.window("intl", ev.origin, cfg.findtime).add(t)
+        if k >= cfg.tollfraud_maxretry:
+            return f"{k} rejected calls to international-looking numbers within {cfg.findtime:g}s (last {ev.target})"
+    if n >= cfg.call_maxretry:
+        return f"{n} rejected calls within {cfg.findtime:g}s"
+    return None

@@ -1,0 +1,132 @@
+"""The vocabulary every part of sipwarden speaks: Event, Verdict, Decision.
+
+Events are facts about one source address, produced by pure parsers; verdicts are a
+detector's conclusion about a source; decisions are what policy makes of a verdict.
+All are frozen so they can be shared between the engine, the store and the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What an event says about its source. The names are the plain words operators use."""
+
+    AUTH_FAILED = "auth_failed"  # a known account, wrong credentials (a password guess)
+    UNKNOWN_ACCOUNT = "unknown_account"  # "no matching peer/endpoint": enumeration evidence
+    ACL_FAILED = "acl_failed"  # rejected by an ACL / not allowed to register
+    CALL_REJECTED = "call_rejected"  # call to an extension that does not exist / unauthenticated call
+    CHALLENGE_SENT = "challenge_sent"  # the PBX challenged a request (floods show only as these)
+    AUTH_OK = "auth_ok"  # a successful authentication: the strongest sign of a real phone
+    BAD_REQUEST = "bad_request"  # malformed request the PBX dropped
+    REQUEST = "request"  # a request seen on the wire
+    RESPONSE = "response"  # a response seen on the wire
+    SCANNER = "scanner"  # a known attack-tool fingerprint
+    TAMPER = "tamper"  # attacker text mimics the line's structure: no address is trusted
+
+
+# Kinds that count as a failure when counting volume from a source.
+FAILURE_KINDS = frozenset(
+    {Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED, Kind.CALL_REJECTED, Kind.BAD_REQUEST}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One observed fact about one source.
+
+    `ip` is only ever taken from a socket-derived field (see DESIGN.md trust rules);
+    it is None for lines that carry no trustworthy address (e.g. TAMPER).
+    `time` is seconds since the epoch (UTC), or None when the line carried no time
+    (journald); sources fill it in from the stream.
+    """
+
+    time: float | None
+    ip: str | None
+    kind: Kind
+    port: int | None = None
+    transport: str | None = None
+    service: str | None = None  # SIP, PJSIP, IAX2, AMI, FreeSWITCH, ...
+    account: str | None = None  # account / user tried (attacker text: data only)
+    target: str | None = None  # dialled number for call attempts (attacker text)
+    method: str | None = None
+    user_agent: str | None = None
+    fingerprint: str | None = None  # a known attack tool recognised in this request (see fingerprints.py)
+    detail: str | None = None  # the reason text the PBX gave
+    origin: str | None = None  # which evidence: messages, security, ami, wire, ...
+    file: str | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict:
+        d = {
+            "time": iso(self.time) if self.time is not None else None,
+            "ip": self.ip,
+            "kind": str(self.kind),
+        }
+        for name in ("port", "transport", "service", "account", "target", "method", "user_agent", "fingerprint", "detail",
+                     "origin", "file", "line"):
+            v = getattr(self, name)
+            if v is not None:
+                d[name] = v
+        return d
+
+
+class Reason(StrEnum):
+    BRUTEFORCE = "bruteforce"
+    ENUMERATION = "enumeration"
+    FLOOD = "flood"
+    SCANNER = "scanner"
+    TOLLFRAUD = "tollfraud"
+    DISTRIBUTED = "distributed"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A detector's conclusion: `ip` (an address, or a prefix like 198.18.0.0/24) attacks.
+
+    `at` is the time of the deciding event, so offline scans and the daemon agree.
+    """
+
+    ip: str
+    reason: Reason
+    at: float
+    events: int
+    accounts: tuple[str, ...] = ()
+    first_seen: float | None = None
+    last_seen: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    evidence: str = ""  # a one-line human explanation
+    origins: tuple[str, ...] = ()  # which evidence sources were used
+
+    def to_dict(self) -> dict:
+        return {
+            "ip": self.ip,
+            "reason": str(self.reason),
+            "at": iso(self.at),
+            "events": self.events,
+            "accounts": list(self.accounts),
+            "first_seen": iso(self.first_seen) if self.first_seen is not None else None,
+            "last_seen": iso(self.last_seen) if self.last_seen is not None else None,
+            "counts": dict(self.counts),
+            "evidence": self.evidence,
+            "origins": list(self.origins),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What policy makes of a verdict: ban `ip` for `duration` seconds (None = permanent), or not."""
+
+    verdict: Verdict
+    ban: bool
+    duration: float | None = None
+    why: str = ""  # e.g. "whitelisted", "already banned", "repeat offender x3"
+
+
+def iso(t: float) -> str:
+    """ISO 8601 in UTC with an explicit offset: unambiguous across hosts."""
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,187 @@
+"""Asterisk `messages`-log lines that name an attacking source (chan_sip, PJSIP, IAX2, AMI, FreePBX).
+
+Each function takes the message text (prefix and timestamp already handled by the caller) and
+returns an Event or None. Trust rules: the address is read only from the place Asterisk puts the
+socket address; attacker text (To/From, Call-ID, peer names, dialled numbers) is kept as data.
+Where attacker text sits after the address (PJSIP's Call-ID, dialled numbers), every reading is
+checked and a line with two different plausible addresses becomes a TAMPER event.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..addr import split_hostport
+from ..events import Event, Kind
+from .fingerprints import scanner_in
+
+# chan_sip: Registration from '<To>' failed for 'ADDR' - REASON  (nothing attacker-made after ADDR)
+_SIP_REG = re.compile(r"Registration from '(?P<to>.*)' failed for '(?P<addr>[^']+)' - (?P<reason>[^']*?)\s*$")
+_SIP_REG_KINDS = {
+    "Wrong password": Kind.AUTH_FAILED,
+    "Username/auth name mismatch": Kind.AUTH_FAILED,
+    "No matching peer found": Kind.UNKNOWN_ACCOUNT,
+    "Device does not match ACL": Kind.ACL_FAILED,
+    "Peer is not supposed to register": Kind.ACL_FAILED,
+    "ACL error (permit/deny)": Kind.ACL_FAILED,
+    "Not a local domain": Kind.ACL_FAILED,
+}
+_USER = re.compile(r"sips?:([^@;>'\" ]+)@")
+
+# PJSIP distributor: Request ['M'] from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON[ after N tries in T ms]
+_PJ_HEAD = re.compile(r"Request (?:'(?P<method>[A-Z]+)' )?from '")
+_PJ_CAND = re.compile(r"' failed for '(?P<addr>[^']+)' \(callid: ")
+_PJ_REASON = re.compile(
+    r"\) - (?P<reason>No matching endpoint found|Not match Endpoint ACL|Not match Endpoint Contact ACL|"
+    r"Failed to authenticate|Error to authenticate)(?: after \d+ tries in [\d.]+ ms)?\s*$"
+)
+_PJ_KINDS = {
+    "No matching endpoint found": Kind.UNKNOWN_ACCOUNT,
+    "Not match Endpoint ACL": Kind.ACL_FAILED,
+    "Not match Endpoint Contact ACL": Kind.ACL_FAILED,
+    "Failed to authenticate": Kind.AUTH_FAILED,
+    "Error to authenticate": Kind.AUTH_FAILED,
+}
+# The From part PJSIP prints is one name-addr (or a bare URI): a reading whose From runs past it is impossible.
+_NAME_ADDR = re.compile(
+    r'(?:"(?:[^"\\]|\\.)*"[ \t]*|[A-Za-z0-9\-.!%*_+`\'~ \t]*)<[^<>]*>'
+    r'|(?:"(?:[^"\\]|\\.)*")?[^\s<>"]+'
+)
+
+# Calls to missing extensions (chan_sip and res_pjsip_session, two layouts)
+_CALL_CAND = re.compile(r"\((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
+_CALL_TAIL = re.compile(r"(?P<ext>.*)' rejected because extension not found in context '(?P<ctx>[^']*)'\.?\s*$")
+
+_IAX_HOST = re.compile(r"Host (?P<addr>\S+) failed (?P<what>to authenticate as|MD5 authentication for) '(?P<acct>[^']*)")
+_IAX_NOREG = re.compile(r"No registration for peer '(?P<acct>.*)' \(from (?P<addr>[^()\s]+)\)\s*$")
+_AMI = re.compile(r"manager\.c(?::\d+ \S+)?: (?P<addr>\S+) (?P<what>failed to authenticate as|tried to authenticate "
+                  r"with nonexistent user) '(?P<acct>[^']*)")
+_HACK = re.compile(r"hacking attempt detected '(?P<addr>[^']+)'\s*$")
+_FREEPBX = re.compile(r"Rejecting unknown SIP connection from (?P<addr>[^\s\"]+)\"?\s*$")
+_REGISTERED = re.compile(r"Registered SIP '(?P<acct>[^']*)' at (?P<addr>\S+)\s*$")
+_DROPPING = re.compile(r"Dropping \d+ bytes packet from (?P<tr>UDP|TCP|TLS|WSS?) (?P<addr>\S+) : ")
+
+
+def _user(text: str) -> str | None:
+    m = _USER.search(text)
+    if m:
+        return m.group(1)
+    t = text.strip().strip('"')
+    return t or None
+
+
+def chan_sip_registration(msg: str) -> Event | None:
+    m = _SIP_REG.search(msg)
+    if m is None:
+        return None
+    kind = _SIP_REG_KINDS.get(m.group("reason"), Kind.AUTH_FAILED)
+    hp = split_hostport(m.group("addr"), False)
+    if hp is None:
+        return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Registration line")
+    return Event(None, hp[0], kind, port=hp[1], service="SIP", account=_user(m.group("to")), method="REGISTER",
+                 detail=m.group("reason"))
+
+
+def pjsip_distributor(msg: str) -> Event | None:
+    h = _PJ_HEAD.search(msg)
+    if h is None:
+        return None
+    readings = []
+    cands = list(_PJ_CAND.finditer(msg, h.end()))
+    for c in cands:
+        tail = _PJ_REASON.search(msg, c.end())
+        if tail is None:
+            continue
+        if _NAME_ADDR.fullmatch(msg, h.end(), c.start()):
+            readings.append((c, tail))
+    if not readings and len(cands) == 1:  # one structure only: it is Asterisk's own
+        tail = _PJ_REASON.search(msg, cands[0].end())
+        if tail is not None:
+            readings.append((cands[0], tail))
+    if not readings:
+        return Event(None, None, Kind.TAMPER, service="PJSIP", detail="no consistent reading") if cands else None
+    addrs = {r[0].group("addr") for r in readings}
+    if len(addrs) > 1:
+        return Event(None, None, Kind.TAMPER, service="PJSIP", detail=f"{len(addrs)} competing addresses")
+    c, tail = readings[0]
+    hp = split_hostport(c.group("addr"), True)
+    if hp is None:
+        return Event(None, None, Kind.TAMPER, service="PJSIP", detail="unreadable address")
+    reason = tail.group("reason")
+    frm = msg[h.end():c.start()]
+    return Event(None, hp[0], _PJ_KINDS[reason], port=hp[1], service="PJSIP", method=h.group("method"),
+                 account=_user(frm), fingerprint=scanner_in(frm), detail=reason)
+
+
+def call_rejected(msg: str) -> Event | None:
+    """`Call from 'X' (ADDR) to extension 'E' rejected ...` and `endpoint: Call (T:ADDR) to extension ...`."""
+    readings = []
+    for c in _CALL_CAND.finditer(msg):
+        t = _CALL_TAIL.fullmatch(msg, c.end())
+        if t is not None:
+            readings.append((c, t))
+    if not readings:
+        return None
+    if len({r[0].group("addr") for r in readings}) > 1:
+        return Event(None, None, Kind.TAMPER, service="SIP", detail="competing addresses in Call line")
+    c, t = readings[0]
+    hp = split_hostport(c.group("addr"), True)
+    if hp is None:
+        return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Call line")
+    tr = c.group("tr")
+    svc = "PJSIP" if "res_pjsip" in msg[:c.start()] or tr else "SIP"
+    return Event(None, hp[0], Kind.CALL_REJECTED, port=hp[1], transport=tr.lower() if tr else None, service=svc,
+                 method="INVITE", target=t.group("ext"), detail=f"extension not found in context '{t.group('ctx')}'")
+
+
+def iax2(msg: str) -> Event | None:
+    m = _IAX_HOST.search(msg)
+    if m is not None:
+        hp = split_hostport(m.group("addr"), False)
+        return Event(None, hp[0], Kind.AUTH_FAILED, port=hp[1], service="IAX2", account=m.group("acct"),
+                     detail="failed " + m.group("what").split(" ")[0]) if hp else None
+    m = _IAX_NOREG.search(msg)
+    if m is not None:
+        hp = split_hostport(m.group("addr"), False)
+        return Event(None, hp[0], Kind.UNKNOWN_ACCOUNT, port=hp[1], service="IAX2", account=m.group("acct"),
+                     detail="No registration for peer") if hp else None
+    return None
+
+
+def manager(msg: str) -> Event | None:
+    m = _AMI.search(msg)
+    if m is None:
+        return None
+    hp = split_hostport(m.group("addr"), False)
+    if hp is None:
+        return None
+    kind = Kind.AUTH_FAILED if m.group("what").startswith("failed") else Kind.UNKNOWN_ACCOUNT
+    return Event(None, hp[0], kind, port=hp[1], service="AMI", account=m.group("acct"), detail=m.group("what"))
+
+
+def hacking_attempt(msg: str) -> Event | None:
+    m = _HACK.search(msg)
+    hp = split_hostport(m.group("addr"), False) if m else None
+    return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], service="SIP", detail="hacking attempt detected") \
+        if hp else None
+
+
+def freepbx_rejecting(msg: str) -> Event | None:
+    m = _FREEPBX.search(msg)
+    hp = split_hostport(m.group("addr"), False) if m else None
+    return Event(None, hp[0], Kind.CALL_REJECTED, port=hp[1], service="SIP",
+                 detail="Rejecting unknown SIP connection") if hp else None
+
+
+def registered(msg: str) -> Event | None:
+    m = _REGISTERED.search(msg)
+    hp = split_hostport(m.group("addr"), True) if m else None
+    return Event(None, hp[0], Kind.AUTH_OK, port=hp[1], service="SIP", account=m.group("acct"),
+                 method="REGISTER", detail="Registered") if hp else None
+
+
+def pjproject_dropping(msg: str) -> Event | None:
+    m = _DROPPING.search(msg)
+    hp = split_hostport(m.group("addr"), True) if m else None
+    return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], transport=m.group("tr").lower(), service="PJSIP",
+                 detail="syntax error, packet dropped") if hp else None

@@ -1,0 +1,180 @@
+"""One log stream (a file, stdin, a followed file) turned into Events, line by line.
+
+Pure: text in, events out; time comes from the lines (via a Clock). The stream keeps the little
+state a log needs: the clock (year rollover, cached timestamps) and security events that a
+`%0A` in attacker text split over several lines, which are reassembled here so that the forged
+lines inside them are never read as lines of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..events import Event, Kind
+from ..timefmt import Clock
+from . import asterisk, freeswitch
+from .security import Incomplete, parse_security_body
+
+MAX_LINE = 16384  # longer lines are counted and skipped: no PBX writes them, an attacker might
+MAX_JOIN = 4  # a split security event may swallow at most this many following lines
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A line that starts a record of its own (timestamp, or a level tag as in journald/syslog).
+_RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
+
+
+class LogParser:
+    """Feed lines with `feed`; call `flush` at the end of input (or of each read batch when live).
+
+    After a security event the parser keeps the next MAX_JOIN lines in a short window before
+    emitting their events: if a line that cannot start a record follows (the rest of an event
+    a `%0A` split after a forged, complete-looking part), the security event and everything up
+    to that line are re-read as one event, and the forged lines in between yield nothing.
+    """
+
+    def __init__(self, clock: Clock, file: str | None = None) -> None:
+        self.clock = clock
+        self.file = file
+        self.lines = 0
+        self.oversized = 0
+        self._pending: list | None = None  # [text, lineno, line_time, joined_lines]: an unfinished event
+        # window entries: [lineno, line, events, security_text or None]
+        self._window: list[list] = []
+        self._secs_in_window = 0
+
+    def feed(self, raw: str, lineno: int) -> tuple[Event, ...]:
+        self.lines += 1
+        if len(raw) > MAX_LINE:
+            self.oversized += 1
+            return self.flush()
+        line = raw.rstrip("\r\n")
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        if self._pending is not None:
+            return self._continue_pending(line)
+        if self._secs_in_window and not self._is_record_start(line):
+            return self._rejoin(line)
+        t = self.clock.line_time(line)
+        sec_text = None
+        if "SecurityEvent=" in line:
+            sec_text = line[line.find("SecurityEvent="):]
+            evs = self._security(sec_text, lineno, t, 0)
+            if self._pending is not None:
+                return self._drain_window()
+        else:
+            ev = self._dispatch(line, lineno, t)
+            evs = (ev,) if ev is not None else ()
+        if not self._secs_in_window and sec_text is None:
+            return evs
+        self._window.append([lineno, line, evs, sec_text])
+        if sec_text is not None:
+            self._secs_in_window += 1
+        if len(self._window) > MAX_JOIN:
+            old = self._window.pop(0)
+            if old[3] is not None:
+                self._secs_in_window -= 1
+            return old[2]
+        return ()
+
+    def flush(self) -> tuple[Event, ...]:
+        """Emit everything held back; an unfinished split event becomes a TAMPER event."""
+        out = self._drain_window()
+        if self._pending is not None:
+            text, first, t, _ = self._pending
+            self._pending = None
+            out += (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
+                          detail="security event cut short and never completed"),)
+        return out
+
+    def _drain_window(self) -> tuple[Event, ...]:
+        out: tuple[Event, ...] = ()
+        for entry in self._window:
+            out += entry[2]
+        self._window.clear()
+        self._secs_in_window = 0
+        return out
+
+    def _rejoin(self, line: str) -> tuple[Event, ...]:
+        """A continuation line: glue it to the last security event in the window and re-read."""
+        j = max(i for i, e in enumerate(self._window) if e[3] is not None)
+        before, tail = self._window[:j], self._window[j:]
+        self._window = []
+        self._secs_in_window = 0
+        out: tuple[Event, ...] = ()
+        for entry in before:
+            out += entry[2]
+        first = tail[0][0]
+        text = "\n".join([tail[0][3]] + [e[1] for e in tail[1:]] + [line])
+        t = tail[0][2][0].time if tail[0][2] else self.clock.last
+        return out + self._security(text, first, t, len(tail))
+
+    @staticmethod
+    def _is_record_start(line: str) -> bool:
+        return bool(line) and (line[0] == "[" or _RECORD_START.match(line) is not None
+                               or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
+
+    def _dispatch(self, line: str, lineno: int, t: float | None) -> Event | None:
+        if "ailed" in line:
+            if "failed for '" in line:
+                if "Registration from '" in line:
+                    ev = asterisk.chan_sip_registration(line)
+                else:
+                    ev = asterisk.pjsip_distributor(line)
+            elif "authenticat" in line:
+                if "manager.c" in line:
+                    ev = asterisk.manager(line)
+                elif "Host " in line:
+                    ev = asterisk.iax2(line)
+                elif "sofia" in line or "SOFIA" in line:
+                    ev = freeswitch.sofia(line)
+                else:
+                    return None
+            elif "sofia" in line or "SOFIA" in line:
+                ev = freeswitch.sofia(line)
+            else:
+                return None
+        elif "extension not found" in line:
+            ev = asterisk.call_rejected(line)
+        elif "sofia" in line or "SOFIA" in line:
+            ev = freeswitch.sofia(line)
+        elif "Registered SIP '" in line:
+            ev = asterisk.registered(line)
+        elif "tried to authenticate with nonexistent" in line:
+            ev = asterisk.manager(line)
+        elif "No registration for peer" in line:
+            ev = asterisk.iax2(line)
+        elif "Rejecting unknown SIP connection" in line:
+            ev = asterisk.freepbx_rejecting(line)
+        elif "hacking attempt" in line:
+            ev = asterisk.hacking_attempt(line)
+        elif "bytes packet from" in line:
+            ev = asterisk.pjproject_dropping(line)
+        else:
+            return None
+        if ev is None:
+            return None
+        return replace(ev, time=t, origin="messages", file=self.file, line=lineno)
+
+    def _security(self, text: str, lineno: int, t: float | None, joined: int) -> tuple[Event, ...]:
+        try:
+            ev = parse_security_body(text)
+        except Incomplete:
+            self._pending = [text, lineno, t, joined]
+            return ()
+        if ev is None:
+            return ()
+        ev = replace(ev, time=ev.time if ev.time is not None else t, file=self.file, line=lineno)
+        if joined:  # a reassembled event: say so, operators should see the injection
+            ev = replace(ev, detail=f"{ev.detail} (reassembled from {joined + 1} lines)")
+        return (ev,)
+
+    def _continue_pending(self, line: str) -> tuple[Event, ...]:
+        text, first, t, joined = self._pending  # type: ignore[misc]
+        self._pending = None
+        joined += 1
+        out = self._security(text + "\n" + line, first, t, joined)
+        if self._pending is not None and joined >= MAX_JOIN:
+            self._pending = None
+            return (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
+                          detail=f"security event split over more than {MAX_JOIN} lines"),)
+        return out

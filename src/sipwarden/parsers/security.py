@@ -1,0 +1,112 @@
+"""Asterisk's security log (res_security_log) and security events, parsed against field order.
+
+A security line is `SecurityEvent="T",EventTV=..,Severity=..,Service=..,EventVersion=..,` then
+`AccountID`, `SessionID` (attacker text), `LocalAddress`, `RemoteAddress` (socket-derived), then
+the event's own fields (some attacker text again). Attacker text may carry quotes and forged
+`LocalAddress=..,RemoteAddress=..` pairs, before or after the real pair. So every
+Local/Remote pair is a candidate, and a candidate is accepted only if what follows it is a
+well-formed tail of that event type's fields. One valid reading gives the address; several
+readings naming different addresses make the event a TAMPER with no address.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..addr import parse_asterisk_addr
+from ..events import Event, Kind
+from ..timefmt import event_tv
+
+_HEADER = re.compile(
+    r'SecurityEvent="(?P<ev>[A-Za-z]+)",EventTV="(?P<tv>[^"]*)",Severity="(?P<sev>[A-Za-z]*)",'
+    r'Service="(?P<svc>[^"]*)",EventVersion="(?P<ver>\d+)",'
+)
+_PAIR = re.compile(
+    r'",LocalAddress="(?P<local>IPV[46]/[A-Z]+/[^"/]*/\d+)",RemoteAddress="(?P<remote>IPV[46]/[A-Z]+/[^"/]*/\d+)"'
+)
+# Keys that can follow the address pair (Asterisk's security_events.c optional/event fields).
+_TAIL_KEYS = (
+    "Module|SessionTV|ACLName|Challenge|ReceivedChallenge|ReceivedHash|Response|ExpectedResponse|"
+    "UsingPassword|ExpectedAddress|RequestType|RequestParams|AuthMethod"
+)
+_TAIL_START = re.compile(rf',(?:{_TAIL_KEYS})="')
+_FIELD = re.compile(r',([A-Za-z]+)="(.*?)"(?=,[A-Za-z]+="|\s*$)')
+
+KINDS = {
+    "InvalidAccountID": Kind.UNKNOWN_ACCOUNT,
+    "ChallengeResponseFailed": Kind.AUTH_FAILED,
+    "InvalidPassword": Kind.AUTH_FAILED,
+    "FailedACL": Kind.ACL_FAILED,
+    "ChallengeSent": Kind.CHALLENGE_SENT,
+    "SuccessfulAuth": Kind.AUTH_OK,
+    "RequestBadFormat": Kind.BAD_REQUEST,
+    "RequestNotAllowed": Kind.ACL_FAILED,
+    "RequestNotSupported": Kind.BAD_REQUEST,
+    "AuthMethodNotAllowed": Kind.ACL_FAILED,
+    "UnexpectedAddress": Kind.ACL_FAILED,
+}
+
+
+def _valid_tail(text: str, pos: int) -> bool:
+    """Could `text[pos:]` be the event fields Asterisk writes after the real address pair?
+
+    Linear-time on purpose (no backtracking on attacker text): the tail is empty, or starts
+    with a known event-field key and ends with a closing quote. The real pair always passes;
+    a forged pair passes only if the attacker mimics this too, which then makes two readings.
+    """
+    rest = text[pos:].rstrip()
+    if not rest:
+        return True
+    return _TAIL_START.match(rest) is not None and rest.endswith('"')
+
+
+class Incomplete(Exception):
+    """The event is cut short (a %0A in attacker text split it): more lines are needed."""
+
+
+def parse_security_body(text: str, origin: str = "security") -> Event | None:
+    """Parse one (possibly reassembled) security event that starts at `SecurityEvent=`.
+
+    Returns None for event types that say nothing about a source (limits, etc.).
+    Raises Incomplete if no address pair can be read yet.
+    """
+    h = _HEADER.match(text)
+    if h is None:
+        raise Incomplete
+    ev = h.group("ev")
+    body_start = h.end()
+    readings: list[re.Match] = []
+    for m in _PAIR.finditer(text, body_start):
+        if _valid_tail(text, m.end()):
+            readings.append(m)
+    time = event_tv(h.group("tv"))
+    svc = h.group("svc")
+    if not readings:
+        raise Incomplete
+    remotes = {m.group("remote") for m in readings}
+    if len(remotes) > 1:
+        return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
+                     detail=f"{ev}: {len(remotes)} competing RemoteAddress readings")
+    kind = KINDS.get(ev)
+    if kind is None:
+        return None
+    m = readings[-1] if len(readings) == 1 else readings[0]
+    parsed = parse_asterisk_addr(m.group("remote"))
+    if parsed is None:
+        return Event(time, None, Kind.TAMPER, service=svc, origin=origin, detail=f"{ev}: unreadable RemoteAddress")
+    ip, port, transport = parsed
+    # AccountID is the first body field; its value runs up to the next structural key.
+    account = None
+    body = text[body_start:m.start() + 1]
+    if body.startswith('AccountID="'):
+        end = body.find('",SessionID="')
+        account = body[11:end] if end >= 0 else body[11:-1]
+    tail = dict(_FIELD.findall(text, m.end()))
+    target = None
+    if ev == "InvalidPassword" and svc == "SIP" and not tail.get("Challenge") and not tail.get("ReceivedHash"):
+        # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
+        kind, target, account = Kind.CALL_REJECTED, account, None
+    if account in ("", "<unknown>"):
+        account = None
+    return Event(time, ip, kind, port=port, transport=transport, service=svc, account=account, target=target,
+                 detail=ev, origin=origin)

@@ -1,0 +1,69 @@
+"""Reading log files for offline scans: plain, gzip, or stdin; lines decoded leniently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+class SourceError(Exception):
+    """A log that cannot be read, phrased for the operator."""
+
+
+@dataclass
+class LogFile:
+    path: str
+    year: int  # year assumed for timestamps without one (the file's modification year)
+    size: int  # bytes on disk (0 for stdin); used for progress
+    _fh: object = None
+
+    def lines(self) -> Iterator[str]:
+        """Lines as text. Bytes that are not UTF-8 become U+FFFD: junk must never stop a scan."""
+        try:
+            if self.path == "-":
+                raw = sys.stdin.buffer
+                opened = None
+            else:
+                opened = raw = open(self.path, "rb")  # noqa: SIM115 - closed below
+                self._fh = opened
+                if self.path.endswith(".gz"):
+                    raw = gzip.GzipFile(fileobj=opened)
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            try:
+                yield from text
+            except (OSError, EOFError) as e:
+                raise SourceError(f"{self.path}: read error: {e}") from None
+            finally:
+                if opened is not None:
+                    opened.close()
+                self._fh = None
+        except OSError as e:
+            raise SourceError(f"{self.path}: cannot open: {e.strerror or e}") from None
+
+    def progress(self) -> int:
+        """Bytes of the file consumed so far (compressed bytes for .gz)."""
+        fh = self._fh
+        try:
+            return fh.tell() if fh is not None else self.size  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            return self.size
+
+
+def open_log(path: str, year: int = 0) -> LogFile:
+    """Check the path now, so a typo is one clear error before any work starts."""
+    if path == "-":
+        return LogFile("-", year or dt.date.today().year, 0)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise SourceError(f"{path}: {e.strerror}") from None
+    if not os.path.isfile(path):
+        raise SourceError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"{path}: permission denied")
+    return LogFile(path, year or dt.datetime.fromtimestamp(st.st_mtime).year, st.st_size)

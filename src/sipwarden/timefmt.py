@@ -1,0 +1,119 @@
+"""Timestamps as PBXs write them, turned into epoch seconds without reading a clock.
+
+Asterisk's default `[%b %e %T]` has no year and a space-padded day; syslog prefixes have no
+year either; journald lines have no time at all. A `Clock` holds what a stream needs to
+resolve them: the year to assume, the timezone, and the last month seen (for the Dec -> Jan
+rollover). It never looks at the wall clock: the caller passes the year (scan: the file's
+modification year; daemon: today).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+# Anchored at the line start (after ANSI colour codes are removed).
+_TS = re.compile(
+    r"\[(?P<iso>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)\]"
+    r"|\[(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d)(?:\.\d+)?\]"
+    r"|(?P<iso2>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)(?P<tz>Z|[+-]\d\d:?\d\d)?"
+    r"|(?P<smon>[A-Z][a-z]{2}) +(?P<sday>\d{1,2}) (?P<shms>\d\d:\d\d:\d\d)(?:\.\d+)?"
+    r"|(?P<md>\d\d)-(?P<mdd>\d\d) (?P<mdhms>\d\d:\d\d:\d\d(?:\.\d+)?)"
+)
+# A syslog or journald prefix before Asterisk's own text: "host asterisk[123]: "
+_SYSLOG_HOST = re.compile(r" \S+ \S+?(?:\[\d+\])?: ")
+# The security log's own EventTV: "2026-11-24T19:29:23.734+0000" or old "1368439853-500975".
+_EVENTTV = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?([+-]\d\d):?(\d\d)|(\d{9,11})-(\d{1,6})")
+
+
+def tz_from_name(name: str | None) -> dt.tzinfo:
+    """'UTC', an IANA name like 'Europe/Berlin', or 'local'/None for the host's zone."""
+    if name in (None, "", "local"):
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+    if name.upper() == "UTC":
+        return dt.UTC
+    return ZoneInfo(name)
+
+
+class Clock:
+    """Per-stream time resolver: caches each distinct timestamp text (logs repeat them a lot)."""
+
+    __slots__ = ("year", "tz", "not_after", "_last_month", "_cache", "last")
+
+    def __init__(self, year: int, tz: dt.tzinfo = dt.UTC, not_after: float | None = None) -> None:
+        """`not_after`: no line can be newer than this (a file's mtime); a year-less time that would
+        be later belongs to the year before (a log that began in December, read in January)."""
+        self.year = year
+        self.not_after = not_after
+        self.tz = tz
+        self._last_month = 0
+        self._cache: dict[str, float] = {}
+        self.last: float | None = None  # last time resolved on this stream
+
+    def line_time(self, line: str) -> float | None:
+        """Time at the start of `line`, or None if it has none (journald)."""
+        m = _TS.match(line)
+        if m is None:
+            return None
+        key = m.group(0)
+        t = self._cache.get(key)
+        if t is None:
+            t = self._resolve(m)
+            if len(self._cache) > 8192:
+                self._cache.clear()
+            self._cache[key] = t
+        self.last = t
+        return t
+
+    def _resolve(self, m: re.Match) -> float:
+        g = m.groupdict()
+        if g["iso"] or g["iso2"]:
+            text = (g["iso"] or g["iso2"]).replace("T", " ")
+            d = dt.datetime.fromisoformat(text)
+            if g["tz"]:
+                tzs = g["tz"]
+                d = d.replace(tzinfo=dt.UTC if tzs == "Z" else dt.datetime.strptime(tzs.replace(":", ""), "%z").tzinfo)
+            else:
+                d = d.replace(tzinfo=self.tz)
+            self._last_month = d.month
+            return d.timestamp()
+        if g["mon"] or g["smon"]:
+            month = MONTHS.get(g["mon"] or g["smon"], 1)
+            day = int(g["day"] or g["sday"])
+            hms = g["hms"] or g["shms"]
+        else:
+            month, day, hms = int(g["md"]), int(g["mdd"]), g["mdhms"]
+        if self._last_month == 12 and month == 1:  # Dec -> Jan: a new year began in this stream
+            self.year += 1
+        self._last_month = month
+        h, mi, s = hms.split(":")
+        sec = float(s)
+        try:
+            d = dt.datetime(self.year, month, day, int(h), int(mi), int(sec), tzinfo=self.tz)
+        except ValueError:  # Feb 29 in a non-leap guess, or garbage digits
+            d = dt.datetime(self.year, month, min(day, 28), int(h), int(mi), min(int(sec), 59), tzinfo=self.tz)
+        if self.not_after is not None and d.timestamp() > self.not_after + 86400:
+            self.year -= 1
+            d = d.replace(year=self.year) if not (d.month == 2 and d.day == 29) else d.replace(year=self.year, day=28)
+        return d.timestamp() + (sec - int(sec))
+
+
+def event_tv(text: str) -> float | None:
+    """The security log's EventTV in epoch seconds (it carries its own offset)."""
+    m = _EVENTTV.fullmatch(text)
+    if m is None:
+        return None
+    if m.group(10):
+        return int(m.group(10)) + int(m.group(11)) / 1e6
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    frac = float("0." + m.group(7)) if m.group(7) else 0.0
+    oh, om = int(m.group(8)), int(m.group(9))
+    off = dt.timedelta(hours=abs(oh), minutes=om) * (-1 if m.group(8).startswith("-") else 1)
+    try:
+        return dt.datetime(y, mo, d, h, mi, s, tzinfo=dt.timezone(off)).timestamp() + frac
+    except ValueError:
+        return None

@@ -1,0 +1,32 @@
+"""Shared fixtures: where the corpora are, and small helpers to parse text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sipwarden.parsers.logstream import LogParser
+from sipwarden.timefmt import Clock
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not (SHARED / "corpus").is_dir():
+        pytest.skip(f"the shared corpus is not beside the repository ({SHARED}); CI always has it")
+    return SHARED
+
+
+def parse_lines(lines: list[str] | str, year: int = 2026) -> list:
+    """All events of a few lines, as a fresh stream would give them."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    p = LogParser(Clock(year))
+    out = []
+    for i, line in enumerate(lines, 1):
+        out.extend(p.feed(line, i))
+    out.extend(p.flush())
+    return out
