@@ -64,6 +64,7 @@ class BanConfig:
     maxtime: float = 7 * 86400.0  # ...up to this
     backend: str = "nftables"  # nftables | ipset | command | dry-run
     command: str = ""  # for backend=command: program run as `command ban|unban ADDRESS SECONDS`
+    command_timeout: float = 10.0  # seconds one run of `command` may take before it is killed
     ports: tuple[int, ...] = (5060, 5061)  # protected ports; empty = all traffic from a banned source
     ratelimit: int = 0  # nftables first line: new SIP requests/s per source above which packets drop (0 = off)
     reconcile_interval: float = 30.0  # seconds between kernel/store reconciliations

@@ -1,0 +1,49 @@
+"""A backend that changes nothing: it logs what it would do and remembers it, so `sipwarden run`
+can be tried on a production PBX and `bans` still shows what would be enforced."""
+
+from __future__ import annotations
+
+import time
+
+from .base import Ban, log, parse_target, plan_reconcile, split_bans
+
+
+class DryRunEnforcer:
+    name = "dry-run"
+
+    def __init__(self) -> None:
+        self.bans: dict[str, float | None] = {}
+        self.log: list[tuple[str, str, float | None]] = []  # (action, key, expiry): what would have run
+
+    def setup(self) -> None:
+        log.info("dry-run: no firewall changes will be made")
+
+    def ban(self, bans: list[Ban], now: float) -> None:
+        live, over = split_bans(bans, now)
+        self.unban(over)
+        for key, (_t, secs, comment) in live.items():
+            exp = None if secs is None else now + secs
+            self.bans[key] = exp
+            self.log.append(("ban", key, exp))
+            log.info("dry-run: would ban %s for %s (%s)", key, "ever" if secs is None else f"{secs}s", comment)
+
+    def unban(self, ips: list[str]) -> None:
+        for ip in ips:
+            t = parse_target(ip)
+            if t is not None and self.bans.pop(t.key, 0) != 0:
+                self.log.append(("unban", t.key, None))
+                log.info("dry-run: would unban %s", t.key)
+
+    def list(self) -> dict[str, float | None]:
+        now = time.time()
+        self.bans = {k: v for k, v in self.bans.items() if v is None or v > now}
+        return dict(self.bans)
+
+    def reconcile(self, wanted: dict[str, float | None], now: float) -> tuple[int, int]:
+        add, remove = plan_reconcile(self.list(), wanted, now)
+        self.unban(remove)
+        self.ban(add, now)
+        return len(add), len(remove)
+
+    def teardown(self) -> None:
+        self.bans.clear()
