@@ -82,6 +82,7 @@ def parse_asterisk_addr(text: str) -> tuple[str, int | None, str | None] | None:
     return host, port, parts[1].lower()
 
 
+@lru_cache(maxsize=1 << 16)
 def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 64) -> str:
     """The /24 (v4) or /64 (v6) network an address belongs to, for distributed-attack grouping."""
     if ":" in ip:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Kind(StrEnum):
@@ -34,9 +35,11 @@ FAILURE_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One observed fact about one source.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, but about five times cheaper
+    to build, and a busy log yields hundreds of thousands of these per second.
 
     `ip` is only ever taken from a socket-derived field (see DESIGN.md trust rules);
     it is None for lines that carry no trustworthy address (e.g. TAMPER).

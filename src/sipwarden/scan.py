@@ -67,11 +67,14 @@ def reorder(events: Iterable[Event], slack: float = REORDER_SLACK) -> Iterator[t
             t = last
         else:
             last = t
-        if t > newest:
+        if t >= newest:
             newest = t
+            if not heap:  # the common case: in order and nothing held back
+                yield (t, seq, ev)
+                continue
         push(heap, (t, seq, ev))
         edge = newest - slack
-        while heap[0][0] < edge:
+        while heap and heap[0][0] < edge:
             yield pop(heap)
     while heap:
         yield pop(heap)

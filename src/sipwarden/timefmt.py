@@ -102,8 +102,28 @@ class Clock:
         return d.timestamp() + (sec - int(sec))
 
 
+_TV_CACHE: dict[str, float | None] = {}
+
+
 def event_tv(text: str) -> float | None:
-    """The security log's EventTV in epoch seconds (it carries its own offset)."""
+    """The security log's EventTV in epoch seconds (it carries its own offset).
+
+    Cached per second and offset: a busy log repeats them thousands of times.
+    """
+    if len(text) == 28 and text[19] == ".":  # 2026-11-24T19:29:23.734+0000
+        key = text[:19] + text[23:]
+        base = _TV_CACHE.get(key)
+        if base is None:
+            base = _event_tv(text[:19] + text[23:])
+            if len(_TV_CACHE) > 4096:
+                _TV_CACHE.clear()
+            _TV_CACHE[key] = base
+        if base is not None and text[20:23].isdigit():
+            return base + int(text[20:23]) / 1000
+    return _event_tv(text)
+
+
+def _event_tv(text: str) -> float | None:
     m = _EVENTTV.fullmatch(text)
     if m is None:
         return None

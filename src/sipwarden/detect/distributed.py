@@ -20,18 +20,29 @@ class Distributed:
         self.by_net: dict[str, KeyedWindow] = {}
         self.ok_nets: dict[str, float] = {}  # network -> last successful login seen from it
         self.flagged_nets: set[str] = set()
+        self.flagged_accounts: dict[str, set[str]] = {}  # account -> sources already reported
 
     def account_failure(self, account: str, ip: str, t: float) -> list[str] | None:
-        """Record a failure; if the account is under distributed attack, return all its sources."""
+        """Record a failure; if the account is under distributed attack, return its sources not
+        reported before (all of them the first time, then each new one)."""
         w = self.by_account.get(account)
         if w is None:
             if len(self.by_account) >= MAX_KEYS:
                 self._sweep(self.by_account, t)
             w = self.by_account[account] = KeyedWindow(self.cfg.distributed_window)
         w.add(t, ip)
-        if w.distinct >= self.cfg.distributed_sources:
-            return list(w.keys)
-        return None
+        if w.distinct < self.cfg.distributed_sources:
+            return None
+        seen = self.flagged_accounts.get(account)
+        if seen is None:
+            if len(self.flagged_accounts) >= MAX_KEYS:
+                self.flagged_accounts.clear()
+            seen = self.flagged_accounts[account] = set(w.keys)
+            return list(seen)
+        if ip in seen:
+            return None
+        seen.add(ip)
+        return [ip]
 
     def net_of(self, ip: str) -> str:
         return network_of(ip, self.cfg.subnet_v4_prefix, self.cfg.subnet_v6_prefix)

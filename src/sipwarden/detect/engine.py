@@ -7,7 +7,6 @@ remembered (least recently seen forgotten first), and idle sources are swept as 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from ..addr import AddressSet
@@ -24,7 +23,7 @@ class Engine:
     def __init__(self, cfg: DetectConfig | None = None, whitelist: AddressSet | None = None) -> None:
         self.cfg = cfg or DetectConfig()
         self.whitelist = whitelist or AddressSet()
-        self.sources: OrderedDict[str, Source] = OrderedDict()
+        self.sources: dict[str, Source] = {}
         self.distributed = Distributed(self.cfg)
         self.verdicts: dict[str, Verdict] = {}  # first verdict per address or network
         self.tamper = 0
@@ -56,13 +55,13 @@ class Engine:
         if src is None:
             src = self.sources[ip] = Source(ip, t)
             if len(self.sources) > self.cfg.max_tracked:
-                self._forget_oldest()
-        else:
-            self.sources.move_to_end(ip)
+                self._sweep(force=True)
         src.note(ev, t)
         self._until_sweep -= 1
         if self._until_sweep <= 0:
             self._sweep()
+        if src.verdict is not None:  # decided: later events only add to its figures
+            return []
         return self._detect(src, ev, t)
 
     def _detect(self, src: Source, ev: Event, t: float) -> list[Verdict]:
@@ -123,7 +122,7 @@ class Engine:
             s = self.sources.get(other)
             if s is None or s.verdict is not None or account in s.ok_accounts:
                 continue
-            s.verdict = s.to_verdict(Reason.DISTRIBUTED, t, f"one of {len(ips)} sources guessing account {account}")
+            s.verdict = s.to_verdict(Reason.DISTRIBUTED, t, f"one of {self.cfg.distributed_sources} or more sources guessing account {account}")
             self.verdicts.setdefault(other, s.verdict)
             out.append(s.verdict)
         return out
@@ -131,29 +130,25 @@ class Engine:
     def source(self, ip: str) -> Source | None:
         return self.sources.get(ip)
 
-    def _forget_oldest(self) -> None:
-        for _ in range(max(1, len(self.sources) - self.cfg.max_tracked)):
-            ip, s = self.sources.popitem(last=False)
-            if s.verdict is not None:
-                self.verdicts[ip] = self.final(s)
-
-    def _sweep(self) -> None:
+    def _sweep(self, force: bool = False) -> None:
         """Forget sources idle for longer than every window: they can no longer trigger anything.
 
-        Sources are kept in least-recently-seen order, so this stops at the first recent one.
-        A decided source leaves its final figures in `verdicts` before it goes.
+        Runs after as many events as there are sources (amortised O(1) per event). When the
+        table is over `max_tracked` even so (a flood of distinct, spoofed sources), the least
+        recently seen are forgotten. A decided source leaves its final figures in `verdicts`.
         """
-        self._until_sweep = SWEEP_EVERY
-        edge = self.now - self._idle
         sources = self.sources
-        while sources:
-            ip = next(iter(sources))
-            s = sources[ip]
-            if s.last >= edge:
-                break
-            del sources[ip]
+        edge = self.now - self._idle
+        gone = [ip for ip, s in sources.items() if s.last < edge]
+        if force and len(sources) - len(gone) > self.cfg.max_tracked * 0.9:
+            keep = int(self.cfg.max_tracked * 0.75)
+            by_age = sorted(sources.items(), key=lambda kv: kv[1].last)
+            gone = [ip for ip, _ in by_age[: len(sources) - keep]]
+        for ip in gone:
+            s = sources.pop(ip)
             if s.verdict is not None:
                 self.verdicts[ip] = self.final(s)
+        self._until_sweep = max(SWEEP_EVERY, len(sources))
 
     def final(self, s: Source) -> Verdict:
         """The source's first verdict with its figures brought up to date (for reports)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from ..events import Event, Reason, Verdict
 from .window import KeyedWindow, Window
 
@@ -13,7 +11,7 @@ MAX_ACCOUNTS_KEPT = 25  # evidence keeps the first accounts tried; counts keep t
 class Source:
     """Per-source evidence. Windows are created lazily: most sources only ever do one thing."""
 
-    __slots__ = ("ip", "first", "last", "total", "counts", "accounts", "n_accounts", "ok_accounts", "origins",
+    __slots__ = ("ip", "first", "last", "total", "counts", "accounts", "ok_accounts", "origins",
                  "verdict", "win")
 
     def __init__(self, ip: str, t: float) -> None:
@@ -21,9 +19,8 @@ class Source:
         self.first = t
         self.last = t
         self.total = 0
-        self.counts: Counter[str] = Counter()
+        self.counts: dict[str, int] = {}
         self.accounts: list[str] = []
-        self.n_accounts = 0
         self.ok_accounts: set[str] = set()
         self.origins: set[str] = set()
         self.verdict: Verdict | None = None
@@ -49,15 +46,15 @@ class Source:
             self.last = t
         elif t < self.first:
             self.first = t
-        self.counts[ev.kind] += 1
-        if ev.origin is not None and ev.origin not in self.origins:
-            self.origins.add(ev.origin)
+        counts = self.counts
+        kind = ev.kind
+        counts[kind] = counts.get(kind, 0) + 1
+        self.origins.add(ev.origin)
         acct = ev.account or ev.target
         if acct is not None and len(self.accounts) < MAX_ACCOUNTS_KEPT and acct not in self.accounts:
             self.accounts.append(acct)
-            self.n_accounts += 1
 
     def to_verdict(self, reason: Reason, at: float, evidence: str, ip: str | None = None) -> Verdict:
         return Verdict(ip=ip or self.ip, reason=reason, at=at, events=self.total, accounts=tuple(self.accounts),
                        first_seen=self.first, last_seen=self.last, counts={str(k): v for k, v in self.counts.items()},
-                       evidence=evidence, origins=tuple(sorted(self.origins)))
+                       evidence=evidence, origins=tuple(sorted(o for o in self.origins if o)))

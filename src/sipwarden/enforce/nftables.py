@@ -92,11 +92,12 @@ class _CliRunner:
 
     kind = "nft"
 
-    def __init__(self, netns: str | None) -> None:
+    def __init__(self, netns: str | None, program: str = "nft") -> None:
         self.netns = netns
+        self.program = program
 
     def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        nft = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
+        nft = shutil.which(self.program) or shutil.which(self.program, path="/usr/sbin:/sbin")
         if nft is None:
             raise EnforceError("nftables: the `nft` program was not found; install the nftables package "
                                "or choose another ban.backend (ipset, command, dry-run)")

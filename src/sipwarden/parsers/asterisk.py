@@ -16,7 +16,7 @@ from ..events import Event, Kind
 from .fingerprints import scanner_in
 
 # chan_sip: Registration from '<To>' failed for 'ADDR' - REASON  (nothing attacker-made after ADDR)
-_SIP_REG = re.compile(r"Registration from '(?P<to>.*)' failed for '(?P<addr>[^']+)' - (?P<reason>[^']*?)\s*$")
+_SIP_REG_TAIL = re.compile(r"' failed for '(?P<addr>[^']+)' - (?P<reason>[A-Za-z][A-Za-z /()-]*?)\s*$")
 _SIP_REG_KINDS = {
     "Wrong password": Kind.AUTH_FAILED,
     "Username/auth name mismatch": Kind.AUTH_FAILED,
@@ -71,15 +71,21 @@ def _user(text: str) -> str | None:
 
 
 def chan_sip_registration(msg: str) -> Event | None:
-    m = _SIP_REG.search(msg)
+    start = msg.find("Registration from '")
+    i = msg.rfind("' failed for '")  # the last one: chan_sip writes nothing of the attacker's after it
+    if start < 0 or i < start:
+        return None
+    m = _SIP_REG_TAIL.match(msg, i)
     if m is None:
         return None
-    kind = _SIP_REG_KINDS.get(m.group("reason"), Kind.AUTH_FAILED)
+    kind = _SIP_REG_KINDS.get(m.group("reason"))
+    if kind is None:  # not one of chan_sip's reasons: attacker text after the address, or a new format
+        return Event(None, None, Kind.TAMPER, service="SIP", detail="unknown reason in Registration line")
     hp = split_hostport(m.group("addr"), False)
     if hp is None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Registration line")
-    return Event(None, hp[0], kind, port=hp[1], service="SIP", account=_user(m.group("to")), method="REGISTER",
-                 detail=m.group("reason"))
+    return Event(None, hp[0], kind, port=hp[1], service="SIP", account=_user(msg[start + 19:i]),
+                 method="REGISTER", detail=m.group("reason"))
 
 
 def pjsip_distributor(msg: str) -> Event | None:

@@ -10,17 +10,17 @@ import re
 
 SCANNER_NAMES = ("friendly-scanner", "sipvicious", "sipcli", "vaxsipuseragent", "pplsip", "sundayddr", "iwar",
                  "sivus", "sip-scan", "sipsak", "smap", "voipbuster", "vaxipuseragent", "cafe-scanner")
-_SCANNER = re.compile("|".join(re.escape(n) for n in SCANNER_NAMES), re.IGNORECASE)
-_SIPVICIOUS_FROM = re.compile(r"@1\.1\.1\.1(?:[:;>]|$)")
+_SIPVICIOUS_FROM = re.compile(r"@1\.1\.1\.1(?:[:;>\s\"']|$)")
 
 
 def scanner_in(text: str | None) -> str | None:
     """The tool name if `text` (a User-Agent, display name or From) carries a scanner fingerprint."""
     if not text:
         return None
-    m = _SCANNER.search(text)
-    if m:
-        return m.group(0).lower()
-    if _SIPVICIOUS_FROM.search(text):
+    low = text.lower()  # plain substring tests: an alternation regex is ten times slower here
+    for name in SCANNER_NAMES:
+        if name in low:
+            return name
+    if "@1.1.1.1" in text and _SIPVICIOUS_FROM.search(text):
         return "sipvicious (From @1.1.1.1)"
     return None

@@ -9,13 +9,13 @@ lines inside them are never read as lines of their own.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from ..events import Event, Kind
 from ..timefmt import Clock
 from . import asterisk, freeswitch
 from .security import Incomplete, parse_security_body
 
+_new = tuple.__new__  # builds an Event (a NamedTuple) from a tuple without per-field work
 MAX_LINE = 16384  # longer lines are counted and skipped: no PBX writes them, an attacker might
 MAX_JOIN = 4  # a split security event may swallow at most this many following lines
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -43,26 +43,29 @@ class LogParser:
         self._secs_in_window = 0
 
     def feed(self, raw: str, lineno: int) -> tuple[Event, ...]:
-        self.lines += 1
+        self.lines = lineno
         if len(raw) > MAX_LINE:
             self.oversized += 1
             return self.flush()
+        if "\x1b" in raw:
+            raw = _ANSI.sub("", raw)
+        if self._pending is None and not self._secs_in_window and "SecurityEvent=" not in raw:
+            # the common case, kept short: a line of its own that is not a security event
+            ev = self._dispatch(raw, lineno)
+            return (ev,) if ev is not None else ()
         line = raw.rstrip("\r\n")
-        if "\x1b" in line:
-            line = _ANSI.sub("", line)
         if self._pending is not None:
             return self._continue_pending(line)
         if self._secs_in_window and not self._is_record_start(line):
             return self._rejoin(line)
-        t = self.clock.line_time(line)
         sec_text = None
         if "SecurityEvent=" in line:
             sec_text = line[line.find("SecurityEvent="):]
-            evs = self._security(sec_text, lineno, t, 0)
+            evs = self._security(sec_text, lineno, self.clock.line_time(line), 0)
             if self._pending is not None:
                 return self._drain_window()
         else:
-            ev = self._dispatch(line, lineno, t)
+            ev = self._dispatch(line, lineno)
             evs = (ev,) if ev is not None else ()
         if not self._secs_in_window and sec_text is None:
             return evs
@@ -113,7 +116,7 @@ class LogParser:
         return bool(line) and (line[0] == "[" or _RECORD_START.match(line) is not None
                                or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
 
-    def _dispatch(self, line: str, lineno: int, t: float | None) -> Event | None:
+    def _dispatch(self, line: str, lineno: int) -> Event | None:
         if "ailed" in line:
             if "failed for '" in line:
                 if "Registration from '" in line:
@@ -153,7 +156,7 @@ class LogParser:
             return None
         if ev is None:
             return None
-        return replace(ev, time=t, origin="messages", file=self.file, line=lineno)
+        return _new(Event, (self.clock.line_time(line),) + ev[1:12] + ("messages", self.file, lineno))
 
     def _security(self, text: str, lineno: int, t: float | None, joined: int) -> tuple[Event, ...]:
         try:
@@ -163,10 +166,11 @@ class LogParser:
             return ()
         if ev is None:
             return ()
-        ev = replace(ev, time=ev.time if ev.time is not None else t, file=self.file, line=lineno)
+        detail = ev.detail
         if joined:  # a reassembled event: say so, operators should see the injection
-            ev = replace(ev, detail=f"{ev.detail} (reassembled from {joined + 1} lines)")
-        return (ev,)
+            detail = f"{detail} (reassembled from {joined + 1} lines)"
+        return (_new(Event, (ev.time if ev.time is not None else t,) + ev[1:11] + (detail, ev.origin, self.file,
+                                                                                   lineno)),)
 
     def _continue_pending(self, line: str) -> tuple[Event, ...]:
         text, first, t, joined = self._pending  # type: ignore[misc]

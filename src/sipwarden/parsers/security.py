@@ -64,12 +64,50 @@ class Incomplete(Exception):
     """The event is cut short (a %0A in attacker text split it): more lines are needed."""
 
 
+# The shape of an untampered event: no quote inside AccountID or SessionID.
+_PLAIN = re.compile(
+    r'SecurityEvent="(?P<ev>[A-Za-z]+)",EventTV="(?P<tv>[^"]*)",Severity="[A-Za-z]*",Service="(?P<svc>[^"]*)",'
+    r'EventVersion="\d+",AccountID="(?P<acct>[^"]*)",SessionID="[^"]*",LocalAddress="IPV[46]/[A-Z]+/[^"/]*/\d+",'
+    r'RemoteAddress="(?P<remote>IPV[46]/[A-Z]+/[^"/]*/\d+)"'
+)
+
+
 def parse_security_body(text: str, origin: str = "security") -> Event | None:
     """Parse one (possibly reassembled) security event that starts at `SecurityEvent=`.
 
     Returns None for event types that say nothing about a source (limits, etc.).
     Raises Incomplete if no address pair can be read yet.
     """
+    if text.count('RemoteAddress="') == 1:
+        # Fast path: with a single RemoteAddress in the whole text there is only one reading.
+        m = _PLAIN.match(text)
+        if m is not None and _valid_tail(text, m.end()):
+            return _event(m.group("ev"), event_tv(m.group("tv")), m.group("svc"), m.group("remote"),
+                          m.group("acct"), text, m.end(), origin)
+    return _parse_slow(text, origin)
+
+
+def _event(ev: str, time: float | None, svc: str, remote: str, account: str | None, text: str, tail_at: int,
+           origin: str) -> Event | None:
+    kind = KINDS.get(ev)
+    if kind is None:
+        return None
+    parsed = parse_asterisk_addr(remote)
+    if parsed is None:
+        return Event(time, None, Kind.TAMPER, service=svc, origin=origin, detail=f"{ev}: unreadable RemoteAddress")
+    ip, port, transport = parsed
+    target = None
+    if ev == "InvalidPassword" and svc == "SIP":
+        tail = dict(_FIELD.findall(text, tail_at))
+        if not tail.get("Challenge") and not tail.get("ReceivedHash"):
+            # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
+            kind, target, account = Kind.CALL_REJECTED, account, None
+    if account in ("", "<unknown>"):
+        account = None
+    return Event(time, ip, kind, port, transport, svc, account, target, None, None, None, ev, origin)
+
+
+def _parse_slow(text: str, origin: str) -> Event | None:
     h = _HEADER.match(text)
     if h is None:
         raise Incomplete
@@ -87,26 +125,11 @@ def parse_security_body(text: str, origin: str = "security") -> Event | None:
     if len(remotes) > 1:
         return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
                      detail=f"{ev}: {len(remotes)} competing RemoteAddress readings")
-    kind = KINDS.get(ev)
-    if kind is None:
-        return None
-    m = readings[-1] if len(readings) == 1 else readings[0]
-    parsed = parse_asterisk_addr(m.group("remote"))
-    if parsed is None:
-        return Event(time, None, Kind.TAMPER, service=svc, origin=origin, detail=f"{ev}: unreadable RemoteAddress")
-    ip, port, transport = parsed
+    m = readings[0]
     # AccountID is the first body field; its value runs up to the next structural key.
     account = None
     body = text[body_start:m.start() + 1]
     if body.startswith('AccountID="'):
         end = body.find('",SessionID="')
         account = body[11:end] if end >= 0 else body[11:-1]
-    tail = dict(_FIELD.findall(text, m.end()))
-    target = None
-    if ev == "InvalidPassword" and svc == "SIP" and not tail.get("Challenge") and not tail.get("ReceivedHash"):
-        # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
-        kind, target, account = Kind.CALL_REJECTED, account, None
-    if account in ("", "<unknown>"):
-        account = None
-    return Event(time, ip, kind, port=port, transport=transport, service=svc, account=account, target=target,
-                 detail=ev, origin=origin)
+    return _event(ev, time, svc, m.group("remote"), account, text, m.end(), origin)
