@@ -241,5 +241,10 @@ def check_config(config_path: str | None) -> None:
             click.echo(f"  {k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
 
 
+from .audit.command import audit  # noqa: E402  (registered last: a subcommand of its own package)
+
+main.add_command(audit)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
