@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sipwarden.enforce.nsexec import enter_netns
 
@@ -104,10 +104,8 @@ class UdpListener:
             with self._lock:
                 self.counts[ip] += 1
             if self.echo:
-                try:
+                with suppress(OSError):
                     self.sock.sendto(data, src)
-                except OSError:
-                    pass
 
     def count(self, ip: str) -> int:
         with self._lock:
@@ -148,10 +146,8 @@ class Topology:
 
     def down(self) -> None:
         for close in reversed(self._closers):
-            try:
+            with suppress(Exception):  # keep tearing down
                 close()
-            except Exception:  # keep tearing down
-                pass
         for ns in reversed(self.namespaces):
             run(["ip", "netns", "del", ns], check=False)
 

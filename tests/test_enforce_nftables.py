@@ -12,10 +12,10 @@ import shutil
 import sys
 import time
 
-import netns
 import pytest
-from netns import ATK4, ATK6, LEGIT4, LEGIT6, SRV4, SRV6
 
+import netns
+from netns import ATK4, ATK6, LEGIT4, LEGIT6, SRV4, SRV6
 from sipwarden.config import BanConfig
 from sipwarden.enforce import Ban, EnforceError, make_enforcer
 from sipwarden.enforce.nftables import NftablesEnforcer, _has_libnftables
@@ -87,8 +87,8 @@ def test_ban_drops_attacker_keeps_legit_v4_v6(topo, runner):
 
 def test_ban_cuts_a_flow_conntrack_already_knows(topo):
     # a typical host firewall in another table: conntrack active, established traffic accepted
-    topo.nft("table inet hostfw { chain input { type filter hook input priority filter; policy accept;"
-             " ct state established counter accept; } }")
+    topo.nft("table inet hostfw {\n chain input { type filter hook input priority filter; policy accept;"
+             " ct state established counter accept; }\n}\n")
     e = enforcer(topo)
     srv = topo.udp_listener()
     c = topo.udp_client(topo.atk, ATK4)  # one socket = one 5-tuple = one conntrack entry
@@ -242,7 +242,7 @@ def test_ratelimit_clips_a_burst_not_a_slow_client(topo):
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_hostile_comment_cannot_break_anything(topo, runner):
-    topo.nft("table ip keepme { chain c { } }")
+    topo.nft("table ip keepme {\n chain c { }\n}\n")
     e = enforcer(topo, runner)
     evil = 'x" } ; flush ruleset\n add table ip evil { chain c { } }\r\n\'{$v}\\ #' + "é" * 200
     now = time.time()
