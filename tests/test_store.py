@@ -86,6 +86,29 @@ def test_refuses_newer_schema_and_non_databases(tmp_path: Path) -> None:
         Store(junk)
 
 
+def test_migration_upgrades_in_place_and_is_atomic(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sipwarden.store import sqlite as mod
+
+    with Store(db) as s:
+        s.add_ban("192.0.2.1", "flood", {}, T0, T0 + 60)
+    broken = "CREATE TABLE notes (ip TEXT); INSERT INTO no_such_table VALUES (1);"
+    monkeypatch.setattr(mod, "_MIGRATIONS", (*mod._MIGRATIONS, broken))
+    monkeypatch.setattr(mod, "SCHEMA_VERSION", len(mod._MIGRATIONS))
+    with pytest.raises(StoreError, match="no_such_table"):
+        Store(db)
+    raw = sqlite3.connect(db)
+    try:  # the failed step left nothing behind: still version 1, no half-made table
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'notes'").fetchone()[0] == 0
+    finally:
+        raw.close()
+    monkeypatch.setattr(mod, "_MIGRATIONS", (*mod._MIGRATIONS[:-1], "CREATE TABLE notes (ip TEXT); -- v2"))
+    with Store(db) as s:
+        assert s.schema_version() == 2
+        assert s.offences("192.0.2.1") == 1  # data kept across the upgrade
+        assert s._query("SELECT count(*) FROM notes")[0][0] == 0
+
+
 def test_closed_store_refuses_use(db: Path) -> None:
     s = Store(db)
     s.close()
