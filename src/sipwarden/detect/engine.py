@@ -130,6 +130,12 @@ class Engine:
     def source(self, ip: str) -> Source | None:
         return self.sources.get(ip)
 
+    def forget(self, ip: str) -> None:
+        """Drop what is known about `ip` (its ban ended or was lifted): it starts again from zero,
+        so a source that comes back after its ban is judged afresh and can be banned again."""
+        self.sources.pop(ip, None)
+        self.verdicts.pop(ip, None)
+
     def _sweep(self, force: bool = False) -> None:
         """Forget sources idle for longer than every window: they can no longer trigger anything.
 
