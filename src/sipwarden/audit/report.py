@@ -31,7 +31,8 @@ def where(f: Finding) -> str:
 def summary(findings: list[Finding]) -> str:
     counts = Counter(f.severity for f in findings)
     parts = [f"{counts[s]} {s}" for s in sorted(counts, reverse=True)]
-    return f"{len(findings)} findings" + (f": {', '.join(parts)}" if parts else "")
+    noun = "finding" if len(findings) == 1 else "findings"
+    return f"{len(findings)} {noun}" + (f": {', '.join(parts)}" if parts else "")
 
 
 def to_json(findings: list[Finding]) -> str:
