@@ -246,5 +246,11 @@ from .audit.command import audit  # noqa: E402  (registered last: a subcommand o
 main.add_command(audit)
 
 
+from .daemon_cli import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+
+for _cmd in _DAEMON_COMMANDS:
+    main.add_command(_cmd)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,265 @@
+"""`sipwarden run` and the control commands (status, bans, ban, unban).
+
+The control commands talk to the running daemon through its unix socket in the state dir; when
+no daemon is running they work on the store (and the firewall) directly where that makes sense,
+so an operator can still list, add or lift bans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+import sys
+import time
+
+import click
+
+from .config import Config, ConfigError, load
+
+DEFAULT_STATE = "/var/lib/sipwarden"
+_state_opt = click.option("--state-dir", default=None, help=f"State directory (default from config, else {DEFAULT_STATE}).")
+_config_opt = click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+_json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _cfg(path: str | None) -> Config:
+    try:
+        return load(path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _state(cfg: Config, state_dir: str | None) -> str:
+    return state_dir or cfg.daemon.state_dir or DEFAULT_STATE
+
+
+def parse_duration(text: str | None) -> float | None:
+    """'600', '10m', '2h', '7d', '1h30m' -> seconds; 'permanent'/'forever' -> None."""
+    if text is None:
+        return 600.0
+    t = text.strip().lower()
+    if t in ("permanent", "forever", "0"):
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", t)
+    if not parts or "".join(a + b for a, b in parts) != t:
+        raise click.BadParameter(f"{text!r}: use seconds or 30s, 10m, 2h, 7d, 1h30m, or 'permanent'")
+    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return sum(float(a) * mult[b] for a, b in parts)
+
+
+@click.command()
+@_config_opt
+@click.option("--watch", multiple=True, help="Log file to follow (repeatable). Adds to [daemon] watch.")
+@click.option("--backend", type=click.Choice(["nftables", "ipset", "command", "dry-run"]), default=None,
+              help="Firewall backend (default from config: nftables).")
+@_state_opt
+@click.option("--from-start", is_flag=True, help="Read files never seen before from the top, not from their end.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, state_dir: str | None,
+        from_start: bool, verbose: bool) -> None:
+    """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
+    from .daemon import Daemon
+
+    cfg = _cfg(config_path)
+    if backend:
+        cfg = dataclasses.replace(cfg, ban=dataclasses.replace(cfg.ban, backend=backend))
+        try:
+            from .config import _validate
+            _validate(cfg)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+    paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
+    if not paths:
+        raise click.ClickException("nothing to watch: give --watch PATH or [daemon] watch in the config")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(d.run())
+
+
+def _ask(state: str, req: dict) -> dict | None:
+    from .daemon import request
+    try:
+        return request(state, req)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"control socket in {state}: {e}") from None
+
+
+def _store(state: str):  # noqa: ANN202
+    import os
+
+    from .daemon import DB_NAME
+    from .store.sqlite import Store
+    path = os.path.join(state, DB_NAME)
+    if not os.path.exists(path):
+        return None
+    return Store(path)
+
+
+@click.command()
+@_config_opt
+@_state_opt
+@_json_opt
+def status(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Is the daemon running, what is it watching, how many bans."""
+    cfg = _cfg(config_path)
+    state = _state(cfg, state_dir)
+    reply = _ask(state, {"cmd": "status"})
+    if reply is None:
+        store = _store(state)
+        reply = {"ok": True, "running": False, "state_dir": state,
+                 "active_bans": len(store.active_bans(time.time())) if store else 0}
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+        return
+    if not reply.get("running"):
+        click.echo(f"sipwarden is not running (state dir {state}); {reply['active_bans']} ban(s) in the store")
+        return
+    click.echo(f"sipwarden running, pid {reply['pid']}, up {reply['uptime']:.0f}s, backend {reply['backend']}"
+               + (f" (FIREWALL ERROR: {reply['firewall_error']})" if reply.get("firewall_error") else ""))
+    click.echo(f"  {reply['active_bans']} active ban(s); {reply['lines']} lines, {reply['events']} events, "
+               f"{reply['verdicts']} verdicts, {reply['tamper_events']} tamper events, "
+               f"{reply['tracked_sources']} sources tracked")
+    for f in reply["files"]:
+        click.echo(f"  {f['path']}: at byte {f['offset']}" + (f" ({f['error']})" if f["error"] else ""))
+
+
+@click.command()
+@_config_opt
+@_state_opt
+@_json_opt
+def bans(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
+    """List the bans in force."""
+    cfg = _cfg(config_path)
+    state = _state(cfg, state_dir)
+    reply = _ask(state, {"cmd": "bans"})
+    if reply is None:
+        store = _store(state)
+        items = [b.to_dict() for b in store.active_bans(time.time())] if store else []
+    else:
+        items = reply["bans"]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no active bans")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(header_style="bold")
+    for c in ("address", "reason", "since", "until", "offence", "evidence"):
+        t.add_column(c, overflow="fold")
+    for b in items:
+        ev = b.get("evidence") or {}
+        t.add_row(b["ip"], b["reason"], b["start"], b["expires"] or "permanent", str(b["offence"]),
+                  str(ev.get("evidence", "")) if isinstance(ev, dict) else str(ev))
+    Console().print(t)
+
+
+@click.command()
+@_config_opt
+@_state_opt
+@_json_opt
+@click.option("--for", "duration", default=None, help="How long: seconds, 10m, 2h, 7d, or 'permanent' (default 10m).")
+@click.option("--reason", default="manual", help="Why (kept with the ban).")
+@click.option("--force", is_flag=True, help="Ban even a whitelisted address or a very wide network.")
+@click.argument("ip")
+def ban(config_path: str | None, state_dir: str | None, as_json: bool, duration: str | None, reason: str,
+        force: bool, ip: str) -> None:
+    """Ban an address or network by hand."""
+    cfg = _cfg(config_path)
+    state = _state(cfg, state_dir)
+    secs = parse_duration(duration)
+    reply = _ask(state, {"cmd": "ban", "ip": ip, "duration": secs, "reason": reason, "force": force})
+    if reply is None:
+        reply = _offline_ban(cfg, state, ip, secs, reason, force)
+    _finish(reply, as_json, lambda r: f"banned {r['ban']['ip']} until {r['ban']['expires'] or 'forever'}")
+
+
+@click.command()
+@_config_opt
+@_state_opt
+@_json_opt
+@click.argument("ip")
+def unban(config_path: str | None, state_dir: str | None, as_json: bool, ip: str) -> None:
+    """Lift a ban at once (kernel and store)."""
+    cfg = _cfg(config_path)
+    state = _state(cfg, state_dir)
+    reply = _ask(state, {"cmd": "unban", "ip": ip})
+    if reply is None:
+        reply = _offline_unban(cfg, state, ip)
+    _finish(reply, as_json, lambda r: f"unbanned {r['ip']}" if r["lifted"] else f"{r['ip']} was not banned")
+
+
+def _finish(reply: dict, as_json: bool, text) -> None:  # noqa: ANN001
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+    if not reply.get("ok"):
+        if not as_json:
+            raise click.ClickException(reply.get("error", "failed"))
+        sys.exit(1)
+    if not as_json:
+        click.echo(text(reply))
+        if reply.get("firewall_error"):
+            click.echo(f"warning: firewall not updated: {reply['firewall_error']}", err=True)
+
+
+def _offline_enforcer(cfg: Config):  # noqa: ANN202
+    from .enforce import EnforceError, make_enforcer
+    try:
+        e = make_enforcer(cfg.ban)
+        e.setup()
+        return e, None
+    except EnforceError as err:
+        return None, str(err)
+
+
+def _offline_ban(cfg: Config, state: str, ip: str, secs: float | None, reason: str, force: bool) -> dict:
+    from .addr import AddressSet
+    from .enforce import Ban, EnforceError
+    from .policy import Policy
+    from .store.sqlite import Store
+    now = time.time()
+    try:
+        d = Policy(cfg.ban, cfg.whitelist_set() or AddressSet()).manual(ip, secs, reason, force=force, at=now)
+    except ValueError as e:
+        return {"ok": False, "error": str(e)}
+    import os
+
+    from .daemon import DB_NAME
+    os.makedirs(state, exist_ok=True)
+    expires = now + secs if secs is not None else None
+    with Store(os.path.join(state, DB_NAME)) as store:
+        rec = store.add_ban(d.verdict.ip, "manual", d.verdict.to_dict(), now, expires, manual=True)
+    enf, err = _offline_enforcer(cfg)
+    if enf is not None:
+        try:
+            enf.ban([Ban(d.verdict.ip, expires, "manual")], now)
+        except EnforceError as e:
+            err = str(e)
+    return {"ok": True, "ban": rec.to_dict(), "firewall_error": err, "daemon": False}
+
+
+def _offline_unban(cfg: Config, state: str, ip: str) -> dict:
+    from .addr import normalize
+    from .enforce import EnforceError
+    target = normalize(ip) or ip
+    store = _store(state)
+    lifted = store.lift_ban(target, time.time(), by="operator") if store else False
+    enf, err = _offline_enforcer(cfg)
+    if enf is not None:
+        try:
+            enf.unban([target])
+        except EnforceError as e:
+            err = str(e)
+    return {"ok": True, "lifted": lifted, "ip": target, "firewall_error": err, "daemon": False}
+
+
+COMMANDS = [run, status, bans, ban, unban]
