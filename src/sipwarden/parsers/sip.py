@@ -146,20 +146,61 @@ class SipMessage:
             a = self._memo[key] = _name_addr(raw) if raw is not None else _NO_ADDR
         return a  # type: ignore[return-value]
 
-    via_transport = property(lambda self: self.via.transport)
-    via_host = property(lambda self: self.via.host)
-    via_port = property(lambda self: self.via.port)
-    via_received = property(lambda self: self.via.received)
-    via_rport = property(lambda self: self.via.rport)
-    via_branch = property(lambda self: self.via.branch)
-    from_display = property(lambda self: self._addr("from").display)
-    from_user = property(lambda self: self._addr("from").user)
-    from_host = property(lambda self: self._addr("from").host)
-    from_tag = property(lambda self: self._addr("from").tag)
-    to_display = property(lambda self: self._addr("to").display)
-    to_user = property(lambda self: self._addr("to").user)
-    to_host = property(lambda self: self._addr("to").host)
-    to_tag = property(lambda self: self._addr("to").tag)
+    @property
+    def via_transport(self) -> str | None:
+        return self.via.transport
+
+    @property
+    def via_host(self) -> str | None:
+        return self.via.host
+
+    @property
+    def via_port(self) -> int | None:
+        return self.via.port
+
+    @property
+    def via_received(self) -> str | None:
+        return self.via.received
+
+    @property
+    def via_rport(self) -> str | None:
+        return self.via.rport
+
+    @property
+    def via_branch(self) -> str | None:
+        return self.via.branch
+
+    @property
+    def from_display(self) -> str | None:
+        return self._addr("from").display
+
+    @property
+    def from_user(self) -> str | None:
+        return self._addr("from").user
+
+    @property
+    def from_host(self) -> str | None:
+        return self._addr("from").host
+
+    @property
+    def from_tag(self) -> str | None:
+        return self._addr("from").tag
+
+    @property
+    def to_display(self) -> str | None:
+        return self._addr("to").display
+
+    @property
+    def to_user(self) -> str | None:
+        return self._addr("to").user
+
+    @property
+    def to_host(self) -> str | None:
+        return self._addr("to").host
+
+    @property
+    def to_tag(self) -> str | None:
+        return self._addr("to").tag
 
     @property
     def call_id(self) -> str | None:
@@ -377,8 +418,8 @@ def _name_addr(value: str) -> NameAddr:
     return NameAddr(display, uri, user, host, t.group(1) if t is not None else None)
 
 
-def _via(value: str) -> tuple[str | None, str | None, int | None, str | None, str | None, str | None]:
-    """First Via value: (transport, sent-by host, port, received, rport, branch)."""
+def _via(value: str) -> Via:
+    """Parse the first Via value (a header may carry several, comma-separated)."""
     comma = value.find(",")
     if comma >= 0:
         value = value[:comma]
@@ -397,7 +438,7 @@ def _via(value: str) -> tuple[str | None, str | None, int | None, str | None, st
             rport = val.strip() if eq else ""
         elif k == "branch":
             branch = val.strip()
-    return transport, host, port, received, rport, branch
+    return Via(transport, host, port, received, rport, branch)
 
 
 def _digest(value: str) -> tuple[str | None, str | None, bool]:
