@@ -118,6 +118,8 @@ def strip_comments(line: str, depth: int) -> tuple[str, int]:
     `depth` is the block-comment nesting carried in from earlier lines; the new depth is returned.
     `\\;` is a literal semicolon, as in Asterisk.
     """
+    if depth == 0 and ";" not in line:
+        return line, 0
     out: list[str] = []
     i, n = 0, len(line)
     while i < n:
