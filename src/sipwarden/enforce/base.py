@@ -12,7 +12,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 from ..addr import normalize
 
@@ -58,9 +59,9 @@ class Enforcer(Protocol):
         """Remove everything this backend created."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """A ban target in canonical form: family 4|6, and whether it is a prefix (needs an interval set)."""
+class Target(NamedTuple):
+    """A ban target in canonical form: family 4|6, and whether it is a prefix (needs an interval set).
+    A NamedTuple: bursts build tens of thousands of these."""
 
     key: str  # canonical text: "198.18.0.66" or "198.18.0.64/26"
     family: int
@@ -93,6 +94,7 @@ def parse_target(text: str) -> Target | None:
 _COMMENT_BAD = re.compile(r"[^A-Za-z0-9 _.,:=/@+%-]")
 
 
+@lru_cache(maxsize=4096)
 def sanitize_comment(text: str, limit: int = 64) -> str:
     """Keep comments inert in every firewall syntax: attacker text (user names, user agents) reaches
     here, and a quote, brace, semicolon or newline would break `nft list ruleset | nft -f -`."""
