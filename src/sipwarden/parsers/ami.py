@@ -116,9 +116,11 @@ class AmiStream:
                 continue
             self._line(line, out)
         del buf[:start]
-        if len(buf) > MAX_LINE:
+        if len(buf) > MAX_LINE:  # an endless line: drop it, and the message it is in
             buf.clear()
             self._skip_line = True
+            self._cur = []
+            self._drop = True
             self.errors += 1
         return out
 
@@ -131,6 +133,8 @@ class AmiStream:
     def _line(self, raw: bytes, out: list[AmiMessage]) -> None:
         if len(raw) > MAX_LINE:
             self.errors += 1
+            self._cur = []
+            self._drop = True
             return
         if not self._started:
             self._started = True
