@@ -54,6 +54,7 @@ class FollowedFile:
         self.lineno = 0
         self._partial = b""
         self._hash = ""
+        self._head = b""  # the first bytes as read, to see a copytruncate that grew past our offset
         self.cut_lines = 0
         self.error: str | None = None  # last problem, for status (unreadable, missing)
 
@@ -90,6 +91,7 @@ class FollowedFile:
         else:
             self.offset = 0
         self.fh.seek(self.offset)
+        self._head = os.pread(self.fh.fileno(), HEAD_BYTES, 0)
         self._partial = b""
         if self.error:
             log.info("%s: readable again", self.path)
@@ -142,6 +144,7 @@ class FollowedFile:
             self.offset = 0
             self._partial = b""
             self._hash = ""
+            self._head = b""
             out += self._read_to_eof()
         elif rotated == "replaced":
             out += self._read_to_eof(final=True)  # the last words of the old file
@@ -169,6 +172,8 @@ class FollowedFile:
                 return out
             if not data:
                 break
+            if len(self._head) < HEAD_BYTES and self.offset + len(self._partial) < HEAD_BYTES:
+                self._head = os.pread(fh.fileno(), HEAD_BYTES, 0)
             out += self._split(data)
         if final:
             out += self._split(b"", final=True)
@@ -205,6 +210,14 @@ class FollowedFile:
             return "replaced"
         if st.st_size < self.offset + len(self._partial):
             return "truncated"
+        if self._head and self.fh is not None:
+            # truncated and rewritten past our offset before we looked: the first bytes differ
+            try:
+                now = os.pread(self.fh.fileno(), len(self._head), 0)
+            except OSError:
+                return None
+            if now != self._head:
+                return "truncated"
         return None
 
     def close(self) -> None:
