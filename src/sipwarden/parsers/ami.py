@@ -181,7 +181,8 @@ class AmiStream:
 def security_event(msg: AmiMessage, origin: str = "ami") -> Event | None:
     """The Event a security AMI message says about its source, or None for other messages.
 
-    Trust: the address is the last `RemoteAddress` only. Fields Asterisk writes before the
+    Trust: the address is the `RemoteAddress` right after the last `LocalAddress` (Asterisk's
+    field order; forged lines come before it), which is also the last `RemoteAddress`. Fields Asterisk writes before the
     attacker text (EventTV, Service) are taken first-seen; those after it (Challenge,
     ReceivedHash) last-seen.
     """
@@ -195,10 +196,10 @@ def security_event(msg: AmiMessage, origin: str = "ami") -> Event | None:
     time = event_tv(tv) if tv else None
     svc = msg.get("Service")
     tampered = _tamper_marks(msg)
-    remote = msg.last("RemoteAddress")
+    remote = _remote_address(msg)
     parsed = parse_asterisk_addr(remote) if remote else None
     if parsed is None:
-        why = "no RemoteAddress" if remote is None else "unreadable RemoteAddress"
+        why = "no RemoteAddress after LocalAddress" if remote is None else "unreadable RemoteAddress"
         return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
                      detail=f"{ev} ({'; '.join([why, *tampered])})")
     ip, port, transport = parsed
@@ -213,6 +214,21 @@ def security_event(msg: AmiMessage, origin: str = "ami") -> Event | None:
     detail = f"{ev} ({'; '.join(tampered)})" if tampered else ev
     return Event(time, ip, kind, port=port, transport=transport, service=svc, account=account, target=target,
                  detail=detail, origin=origin)
+
+
+def _remote_address(msg: AmiMessage) -> str | None:
+    """The RemoteAddress Asterisk wrote: the line right after the last LocalAddress (its field order).
+
+    Forged lines come earlier (inside AccountID/SessionID), so the last pair is the real one; if
+    the line after the last LocalAddress is not a RemoteAddress, nothing is trusted.
+    """
+    fields = msg.fields
+    for i in range(len(fields) - 1, -1, -1):
+        if fields[i][0].lower() == "localaddress":
+            if i + 1 < len(fields) and fields[i + 1][0].lower() == "remoteaddress":
+                return fields[i + 1][1]
+            return None
+    return msg.last("RemoteAddress")  # an event type without LocalAddress: the last one
 
 
 def _tamper_marks(msg: AmiMessage) -> list[str]:
