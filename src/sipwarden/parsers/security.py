@@ -22,8 +22,8 @@ _HEADER = re.compile(
     r'Service="(?P<svc>[^"]*)",EventVersion="(?P<ver>\d+)",'
 )
 _PAIR = re.compile(
-    r'",LocalAddress="(?P<local>IPV[46]/[A-Z]+/[^"/]*/\d+)",RemoteAddress="(?P<remote>IPV[46]/[A-Z]+/[^"/]*/\d+)"'
-)
+    r'",LocalAddress="(?P<local>IPV[46]/[A-Z]+/[^"/]*/\d+)",RemoteAddress="(?P<remote>IPV[46]/[A-Z]+/[^"/]*/\d+)(?=")'
+)  # the closing quote is left unconsumed: it may open the next (overlapping) candidate
 # Keys that can follow the address pair (Asterisk's security_events.c optional/event fields).
 _TAIL_KEYS = (
     "Module|SessionTV|ACLName|Challenge|ReceivedChallenge|ReceivedHash|Response|ExpectedResponse|"
@@ -115,7 +115,7 @@ def _parse_slow(text: str, origin: str) -> Event | None:
     body_start = h.end()
     readings: list[re.Match] = []
     for m in _PAIR.finditer(text, body_start):
-        if _valid_tail(text, m.end()):
+        if _valid_tail(text, m.end() + 1):
             readings.append(m)
     time = event_tv(h.group("tv"))
     svc = h.group("svc")
@@ -132,4 +132,4 @@ def _parse_slow(text: str, origin: str) -> Event | None:
     if body.startswith('AccountID="'):
         end = body.find('",SessionID="')
         account = body[11:end] if end >= 0 else body[11:-1]
-    return _event(ev, time, svc, m.group("remote"), account, text, m.end(), origin)
+    return _event(ev, time, svc, m.group("remote"), account, text, m.end() + 1, origin)
