@@ -30,17 +30,26 @@ class Position:
     head_hash: str
 
 
-def head_hash(fh_or_path) -> str:  # noqa: ANN001
-    """Hash of the first HEAD_BYTES of a file ('' for an empty file)."""
+def head_hash(fh_or_path, length: int = HEAD_BYTES) -> str:  # noqa: ANN001
+    """'N:hash' of the first N (at most `length`) bytes of a file ('' for an empty file).
+
+    N is part of the value so that a file that has grown since is compared on the same bytes.
+    """
     try:
         if isinstance(fh_or_path, str):
             with open(fh_or_path, "rb") as f:
-                data = f.read(HEAD_BYTES)
+                data = f.read(length)
         else:
-            data = os.pread(fh_or_path.fileno(), HEAD_BYTES, 0)
+            data = os.pread(fh_or_path.fileno(), length, 0)
     except OSError:
         return ""
-    return hashlib.blake2b(data, digest_size=12).hexdigest() if data else ""
+    return f"{len(data)}:{hashlib.blake2b(data, digest_size=12).hexdigest()}" if data else ""
+
+
+def same_head(fh_or_path, saved: str) -> bool:  # noqa: ANN001
+    """Does the file still start with the bytes `saved` (a head_hash value) was taken from?"""
+    n, _, _ = saved.partition(":")
+    return bool(saved) and n.isdigit() and head_hash(fh_or_path, int(n)) == saved
 
 
 class FollowedFile:
@@ -82,7 +91,7 @@ class FollowedFile:
         self.inode = os.fstat(self.fh.fileno()).st_ino
         self._hash = head_hash(self.fh)
         size = os.fstat(self.fh.fileno()).st_size
-        if saved is not None and saved.head_hash == self._hash and saved.offset <= size:
+        if saved is not None and saved.offset <= size and (saved.offset == 0 or same_head(self.fh, saved.head_hash)):
             self.offset = saved.offset
         elif saved is not None:
             self.offset = 0  # same inode but rewritten or truncated (copytruncate): from the top
@@ -99,8 +108,8 @@ class FollowedFile:
         return pending
 
     def position(self) -> Position:
-        if self.fh is not None and not self._hash:
-            self._hash = head_hash(self.fh)
+        if self.fh is not None and (not self._hash or int(self._hash.partition(":")[0]) < HEAD_BYTES):
+            self._hash = head_hash(self.fh, min(self.offset, HEAD_BYTES) or HEAD_BYTES)
         return Position(self.inode, self.offset, self._hash)
 
     def _finish_rotated(self, saved: Position) -> list[tuple[int, str]]:
@@ -110,7 +119,7 @@ class FollowedFile:
             if cand.endswith(".gz"):
                 continue
             try:
-                if os.stat(cand).st_ino != saved.inode or head_hash(cand) != saved.head_hash:
+                if os.stat(cand).st_ino != saved.inode or not same_head(cand, saved.head_hash):
                     continue
                 with open(cand, "rb") as f:
                     f.seek(saved.offset)
@@ -135,9 +144,10 @@ class FollowedFile:
     def read(self) -> list[tuple[int, str]]:
         """New complete lines since the last call, following a rotation if one happened."""
         if self.fh is None:
-            return self.open()
-        out = self._read_to_eof()
+            out = self.open()
+            return out + self._read_to_eof() if self.fh is not None else out
         rotated = self._rotated()
+        out = self._read_to_eof() if rotated != "truncated" else []
         if rotated == "truncated":
             log.info("%s: truncated in place (copytruncate); reading from the top", self.path)
             self.fh.seek(0)
