@@ -1,0 +1,107 @@
+"""The `sipwarden` command as an operator uses it: scan, --events, explain, check-config, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from click.testing import CliRunner
+
+from sipwarden.cli import main
+
+ATTACK = "".join(
+    f"[2026-11-24 19:29:{10 + i:02d}] NOTICE[1] chan_sip.c: Registration from '<sip:{100 + i}@h>' failed for "
+    f"'203.0.113.9:5060' - No matching peer found\n" for i in range(6)
+) + "[2026-11-24 19:30:00] VERBOSE[2] pbx.c: nothing to see\n"
+
+
+def run(*args: str, input: str | None = None):  # noqa: ANN202
+    r = CliRunner().invoke(main, list(args), input=input)
+    return r
+
+
+def test_scan_json_verdicts(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(ATTACK)
+    r = run("scan", "--format", "json", str(log))
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 1
+    v = rows[0]
+    assert v["ip"] == "203.0.113.9" and v["reason"] == "enumeration"
+    assert v["at"] == "2026-11-24T19:29:14.000Z"  # the 5th distinct account decides
+    assert v["events"] == 6 and v["accounts"][:2] == ["100", "101"]
+
+
+def test_scan_gzip_and_stdin_agree(tmp_path):
+    gz = tmp_path / "messages.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write(ATTACK)
+    a = run("scan", "--format", "json", str(gz))
+    b = run("scan", "--format", "json", "-", input=ATTACK)
+    assert a.exit_code == b.exit_code == 0
+    assert [json.loads(x)["ip"] for x in a.stdout.splitlines() if x.startswith("{")] == \
+        [json.loads(x)["ip"] for x in b.stdout.splitlines() if x.startswith("{")] == ["203.0.113.9"]
+
+
+def test_events_one_per_line_with_file_and_line(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(ATTACK)
+    r = run("scan", "--events", "--format", "json", str(log))
+    evs = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert [e["line"] for e in evs] == [1, 2, 3, 4, 5, 6]
+    assert all(e["file"] == str(log) and e["ip"] == "203.0.113.9" and e["kind"] == "unknown_account" for e in evs)
+
+
+def test_whitelist_hides_verdict_but_events_still_show(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(ATTACK)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[whitelist]\naddresses = ["203.0.113.0/24"]\n')
+    r = run("scan", "--config", str(cfg), "--format", "json", str(log))
+    assert [x for x in r.stdout.splitlines() if x.startswith("{")] == []
+    r = run("scan", "--config", str(cfg), "--events", "--format", "json", str(log))
+    assert len([x for x in r.stdout.splitlines() if x.startswith("{")]) == 6
+
+
+def test_table_output_and_summary(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(ATTACK)
+    r = run("scan", str(log))
+    assert r.exit_code == 0
+    assert "203.0.113.9" in r.stdout and "enumeration" in r.stdout
+    assert "7 lines, 6 events, 1 verdicts" in r.stderr
+
+
+def test_explain(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(ATTACK)
+    r = run("explain", "--json", "203.0.113.9", str(log))
+    doc = json.loads(r.stdout)
+    assert doc["verdict"]["reason"] == "enumeration" and doc["events"] == 6
+    assert doc["by_origin"] == {"messages": 6}
+    r = run("explain", "198.51.100.1", str(log))
+    assert "nothing about this address" in r.stdout
+    assert run("explain", "not-an-ip", str(log)).exit_code != 0
+
+
+def test_clear_errors(tmp_path):
+    r = run("scan", str(tmp_path / "missing.log"))
+    assert r.exit_code == 1 and "missing.log" in r.output and "No such file" in r.output
+    bad = tmp_path / "bad.toml"
+    for text, words in [
+        ("[detect]\nbruteforce_maxretry = 'five'\n", "detect.bruteforce_maxretry: expected an integer"),
+        ("[detect]\nfindtime = -1\n", "must not be negative"),
+        ("[detekt]\n", "unknown table(s) detekt"),
+        ("[whitelist]\naddresses = ['300.1.2.3']\n", "not an address or network"),
+        ("[ban]\nbackend = 'pf'\n", "ban.backend"),
+        ("[log]\ntimezone = 'Mars/Olympus'\n", "unknown time zone"),
+        ("not toml [", "not valid TOML"),
+    ]:
+        bad.write_text(text)
+        r = run("check-config", "--config", str(bad))
+        assert r.exit_code == 1 and words in r.output, (text, r.output)
+    good = tmp_path / "good.toml"
+    good.write_text("[detect]\nbruteforce_maxretry = 3\n")
+    r = run("check-config", "--config", str(good))
+    assert r.exit_code == 0 and "bruteforce_maxretry = 3" in r.output
