@@ -7,16 +7,19 @@ are merged by time. The same engine the daemon runs decides.
 
 from __future__ import annotations
 
+import gzip
 import heapq
+import io
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .config import Config
 from .detect.engine import Engine
 from .events import Event, Verdict
-from .parsers.logstream import LogParser
-from .sources.logfile import LogFile
+from .parsers.bulk import BulkParser
+from .sources.logfile import LogFile, SourceError
 from .timefmt import Clock, tz_from_name
 
 REORDER_SLACK = 30.0  # seconds an event may arrive late (in file order) and still be placed right
@@ -32,15 +35,68 @@ class ScanResult:
     per_file: dict[str, int] = field(default_factory=dict)
 
 
-def file_events(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
-    """Events of one log file, in file order."""
+CHUNK = 1 << 20  # characters read at a time: big enough to skip quiet lines at C speed, small in memory
+
+
+def _chunks(log: LogFile) -> Iterator[str]:
+    """The file's text in chunks, decoded as `LogFile.lines` decodes it (UTF-8, junk as U+FFFD)."""
+    try:
+        if log.path == "-":
+            raw = sys.stdin.buffer
+            opened = None
+        else:
+            opened = raw = open(log.path, "rb")  # noqa: SIM115 - closed below
+            log._fh = opened  # for the progress bar (LogFile.progress)
+            if log.path.endswith(".gz"):
+                raw = gzip.GzipFile(fileobj=opened)
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        try:
+            while chunk := text.read(CHUNK):
+                yield chunk
+        except (OSError, EOFError) as e:
+            raise SourceError(f"{log.path}: read error: {e}") from None
+        finally:
+            if opened is not None:
+                opened.close()
+            log._fh = None
+    except OSError as e:
+        raise SourceError(f"{log.path}: cannot open: {e.strerror or e}") from None
+
+
+def _parser(log: LogFile, cfg: Config) -> BulkParser:
     not_after = None
     if log.path != "-":
         try:
             not_after = os.stat(log.path).st_mtime
         except OSError:
             not_after = None
-    parser = LogParser(Clock(log.year, tz_from_name(cfg.log.timezone), not_after), file=log.path)
+    return BulkParser(Clock(log.year, tz_from_name(cfg.log.timezone), not_after), file=log.path)
+
+
+def file_batches(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[list[Event]]:
+    """Events of one log file, in file order, a chunk's worth at a time (see parsers/bulk.py)."""
+    bulk = _parser(log, cfg)
+    for chunk in _chunks(log):
+        evs = bulk.feed(chunk)
+        if evs:
+            yield evs
+    evs = bulk.close()
+    if evs:
+        yield evs
+    if counter is not None:
+        counter["lines"] = counter.get("lines", 0) + bulk.parser.lines
+        counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized
+
+
+def file_events(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
+    """Events of one log file, in file order."""
+    for evs in file_batches(log, cfg, counter):
+        yield from evs
+
+
+def file_events_by_line(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
+    """The same events through the line API the daemon uses (`LogParser.feed`): for tests."""
+    parser = _parser(log, cfg).parser
     feed = parser.feed
     for n, line in enumerate(log.lines(), 1):
         evs = feed(line, n)

@@ -9,6 +9,7 @@ lines inside them are never read as lines of their own.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..events import Event, Kind
 from ..timefmt import Clock
@@ -21,6 +22,46 @@ MAX_JOIN = 4  # a split security event may swallow at most this many following l
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A line that starts a record of its own (timestamp, or a level tag as in journald/syslog).
 _RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
+
+
+def pick(line: str) -> Callable[[str], Event | None] | None:
+    """The parser for a `messages` line, by the words only its format has; None: nothing to read.
+
+    Every parser needs one of `TRIGGERS` in the line, so a bulk reader may skip lines without any.
+    """
+    if "ailed" in line:
+        if "failed for '" in line:
+            return asterisk.chan_sip_registration if "Registration from '" in line else asterisk.pjsip_distributor
+        if "authenticat" in line:
+            if "manager.c" in line:
+                return asterisk.manager
+            if "Host " in line:
+                return asterisk.iax2
+            return freeswitch.sofia if "sofia" in line or "SOFIA" in line else None
+        return freeswitch.sofia if "sofia" in line or "SOFIA" in line else None
+    if "extension not found" in line:
+        return asterisk.call_rejected
+    if "sofia" in line or "SOFIA" in line:
+        return freeswitch.sofia
+    if "Registered SIP '" in line:
+        return asterisk.registered
+    if "tried to authenticate with nonexistent" in line:
+        return asterisk.manager
+    if "No registration for peer" in line:
+        return asterisk.iax2
+    if "Rejecting unknown SIP connection" in line:
+        return asterisk.freepbx_rejecting
+    if "hacking attempt" in line:
+        return asterisk.hacking_attempt
+    if "bytes packet from" in line:
+        return asterisk.pjproject_dropping
+    return None
+
+
+# Words one of which every line `pick` reads contains (plus the security log's marker).
+TRIGGERS = ("ailed", "extension not found", "sofia", "SOFIA", "Registered SIP '",
+            "tried to authenticate with nonexistent", "No registration for peer",
+            "Rejecting unknown SIP connection", "hacking attempt", "bytes packet from", "SecurityEvent=")
 
 
 class LogParser:
@@ -76,6 +117,9 @@ class LogParser:
             old = self._window.pop(0)
             if old[3] is not None:
                 self._secs_in_window -= 1
+                if not self._secs_in_window:
+                    # no security event left to rejoin: emit the rest now, so events stay in file order
+                    return old[2] + self._drain_window()
             return old[2]
         return ()
 
@@ -117,43 +161,10 @@ class LogParser:
                                or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
 
     def _dispatch(self, line: str, lineno: int) -> Event | None:
-        if "ailed" in line:
-            if "failed for '" in line:
-                if "Registration from '" in line:
-                    ev = asterisk.chan_sip_registration(line)
-                else:
-                    ev = asterisk.pjsip_distributor(line)
-            elif "authenticat" in line:
-                if "manager.c" in line:
-                    ev = asterisk.manager(line)
-                elif "Host " in line:
-                    ev = asterisk.iax2(line)
-                elif "sofia" in line or "SOFIA" in line:
-                    ev = freeswitch.sofia(line)
-                else:
-                    return None
-            elif "sofia" in line or "SOFIA" in line:
-                ev = freeswitch.sofia(line)
-            else:
-                return None
-        elif "extension not found" in line:
-            ev = asterisk.call_rejected(line)
-        elif "sofia" in line or "SOFIA" in line:
-            ev = freeswitch.sofia(line)
-        elif "Registered SIP '" in line:
-            ev = asterisk.registered(line)
-        elif "tried to authenticate with nonexistent" in line:
-            ev = asterisk.manager(line)
-        elif "No registration for peer" in line:
-            ev = asterisk.iax2(line)
-        elif "Rejecting unknown SIP connection" in line:
-            ev = asterisk.freepbx_rejecting(line)
-        elif "hacking attempt" in line:
-            ev = asterisk.hacking_attempt(line)
-        elif "bytes packet from" in line:
-            ev = asterisk.pjproject_dropping(line)
-        else:
+        fn = pick(line)
+        if fn is None:
             return None
+        ev = fn(line.rstrip("\r\n"))  # the same text whether or not the line sat in the window
         if ev is None:
             return None
         return _new(Event, (self.clock.line_time(line),) + ev[1:12] + ("messages", self.file, lineno))

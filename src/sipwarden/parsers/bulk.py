@@ -1,0 +1,194 @@
+"""A log stream read in big text chunks: the same events as `LogParser.feed` line by line, faster.
+
+Most lines of a busy PBX log say nothing about a source. Here they are skipped at C speed:
+the chunk is searched (`str.find`) for the words every parser needs (`logstream.TRIGGERS`), and
+only the lines holding one are read, by the very parsers the line API uses. Whatever could make
+the line API behave differently is handed to a `LogParser` for that chunk instead (the chunk is
+"dirty"): ANSI colours, carriage returns, over-long lines, a security event that cannot be read
+on its own line (`Incomplete`), or a line that cannot start a record within MAX_JOIN lines after
+a security event (a `%0A` split: only the line API reassembles). So attacker text never takes a
+shortcut: the careful path reads it.
+
+The last MAX_JOIN lines of a chunk read in bulk are held back for the next chunk, so the lines
+after every security event read in bulk have been seen before its event is emitted.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from ..events import Event
+from ..timefmt import Clock
+from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick
+from .security import Incomplete, parse_security_body
+
+_new = tuple.__new__
+_NOT_BRACKET = re.compile(r"\n(?!\[)")  # a line that does not start with "[": maybe not a record start
+_BLOCK = MAX_LINE // 2  # a line longer than MAX_LINE fully covers one aligned block of this size
+
+
+class BulkParser:
+    """Feed decoded text in chunks of any size with `feed`; call `close` at the end of input.
+
+    `parser` is the line-API parser used for dirty chunks (its `lines` and `oversized` counters
+    are kept up to date for the whole stream).
+    """
+
+    def __init__(self, clock: Clock, file: str | None = None) -> None:
+        self.parser = LogParser(clock, file)
+        self.clock = clock
+        self.file = file
+        self._carry = ""  # text not read yet: held-back lines and a partial last line
+        self._next = 1  # number of the first line in `_carry`
+        # Lines (numbers) of security events read in bulk that the line API would still hold in
+        # its window: what a dirty chunk after a bulk one must know.
+        self._secs: list[int] = []
+
+    def feed(self, text: str) -> list[Event]:
+        buf = self._carry + text if self._carry else text
+        cut = buf.rfind("\n") + 1
+        if cut == 0:
+            self._carry = buf
+            return []
+        self._carry = buf[cut:]
+        return self._body(buf[:cut] if cut < len(buf) else buf)
+
+    def close(self) -> list[Event]:
+        """Read what is left (a last line without a newline too) and flush."""
+        out = self._lines(self._carry) if self._carry else []
+        self._carry = ""
+        out.extend(self.parser.flush())
+        return out
+
+    def _body(self, body: str) -> list[Event]:
+        """Complete lines: read all but the last MAX_JOIN in bulk if clean, else all line by line."""
+        if self.parser._pending is not None:  # a split security event is being reassembled
+            return self._lines(body)
+        p = len(body) - 1
+        for _ in range(MAX_JOIN):
+            p = body.rfind("\n", 0, p)
+            if p < 0:  # too few lines to hold some back: wait for more
+                self._carry = body + self._carry
+                return []
+        if not self._clean(body, p + 1):
+            return self._lines(body)
+        self._carry = body[p + 1:] + self._carry
+        return self._bulk(body, p + 1)
+
+    def _clean(self, body: str, end: int) -> bool:
+        """May `body[:end]` be read in bulk (see the module docstring)? `body` goes on MAX_JOIN lines."""
+        if "\x1b" in body or "\r" in body:
+            return False
+        find, rfind = body.find, body.rfind
+        for pos in range(0, end, _BLOCK):
+            if find("\n", pos, pos + _BLOCK) < 0:
+                return False  # a long stretch without a newline: maybe an over-long line
+        first = self._next
+        last_sec = self._window_sec()
+        starts = [0] if body[:1] != "[" else []
+        starts.extend(m.end() for m in _NOT_BRACKET.finditer(body, 0, len(body) - 1))
+        for s in starts:
+            if LogParser._is_record_start(body[s:find("\n", s)]):
+                continue
+            # a line that may continue a security event split by a %0A within MAX_JOIN lines before it
+            lineno = first + body.count("\n", 0, s)
+            b = s
+            for _ in range(MAX_JOIN):
+                if b == 0:
+                    break
+                b = rfind("\n", 0, b - 1) + 1
+            if "SecurityEvent=" in body[b:s] or (last_sec is not None and last_sec >= lineno - MAX_JOIN):
+                return False
+        return True
+
+    def _window_sec(self) -> int | None:
+        """The newest security event line the line API may still rejoin (from either path)."""
+        win = self.parser._window
+        secs = [e[0] for e in win if e[3] is not None]
+        if self._secs:
+            secs.append(self._secs[-1])
+        return max(secs) if secs else None
+
+    def _lines(self, body: str) -> list[Event]:
+        """Line by line through the line API, its window primed with the security events read in bulk."""
+        parser = self.parser
+        first = self._next
+        if self._secs:
+            last = first - 1
+            secs = set(self._secs)
+            parser._window = [[n, "", (), "" if n in secs else None] for n in range(max(1, last - MAX_JOIN + 1), last + 1)]
+            parser._secs_in_window = sum(1 for e in parser._window if e[3] is not None)
+            self._secs = []
+        out: list[Event] = []
+        feed = parser.feed
+        n = first - 1
+        for n, line in enumerate(io.StringIO(body, newline=""), first):  # noqa: B007 - n is used after the loop
+            evs = feed(line, n)
+            if evs:
+                out.extend(evs)
+        self._next = n + 1
+        return out
+
+    def _bulk(self, body: str, end: int) -> list[Event]:
+        """Events of the clean lines `body[:end]`, in file order, as the line API would give them."""
+        parser = self.parser
+        first = self._next
+        find, rfind = body.find, body.rfind
+        starts: set[int] = set()
+        add = starts.add
+        for tok in TRIGGERS:
+            i = find(tok, 0, end)
+            while i >= 0:
+                add(rfind("\n", 0, i) + 1)
+                i = find(tok, find("\n", i), end)
+        cands = sorted(starts)
+        # First the security events (pure): one that is not complete on its line makes the chunk dirty.
+        secs: dict[int, Event | None] = {}
+        try:
+            for s in cands:
+                e = find("\n", s)
+                k = find("SecurityEvent=", s, e)
+                if k >= 0:
+                    secs[s] = parse_security_body(body[k:e])
+        except Incomplete:
+            return self._lines(body[:end])
+        if parser._window:  # coming from the line API: the clean check showed nothing can rejoin it
+            self._secs = [e[0] for e in parser._window if e[3] is not None]
+            held = parser._drain_window()
+        else:
+            held = ()
+        clock = self.clock
+        line_time = clock.line_time
+        file = self.file
+        out = list(held)
+        append = out.append
+        count = body.count
+        lineno = first
+        pos = 0
+        sec_lines = self._secs
+        for s in cands:
+            lineno += count("\n", pos, s)
+            pos = s
+            e = find("\n", s)
+            line = body[s:e]
+            if s in secs:
+                t = line_time(line)
+                sec_lines.append(lineno)
+                ev = secs[s]
+                if ev is not None:
+                    append(_new(Event, (ev.time if ev.time is not None else t,) + ev[1:13] + (file, lineno)))
+                continue
+            fn = pick(line)
+            if fn is None:
+                continue
+            ev = fn(line)
+            if ev is not None:
+                append(_new(Event, (line_time(line),) + ev[1:12] + ("messages", file, lineno)))
+        lines = count("\n", 0, end)
+        self._next = first + lines
+        parser.lines = self._next - 1
+        if sec_lines:
+            edge = self._next - MAX_JOIN
+            self._secs = [n for n in sec_lines[-MAX_JOIN:] if n >= edge]
+        return out

@@ -1,0 +1,115 @@
+"""The bulk reader (parsers/bulk.py, what `scan` uses) and the line API (`LogParser.feed`, what the
+daemon uses) must give the very same events, including for split, injected and malformed input."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from sipwarden.config import Config
+from sipwarden.parsers.bulk import BulkParser
+from sipwarden.parsers.logstream import MAX_LINE, LogParser
+from sipwarden.scan import file_events, file_events_by_line
+from sipwarden.sources.logfile import open_log
+from sipwarden.timefmt import Clock
+
+
+def _text(path: Path) -> str:
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return raw.decode("utf-8", errors="replace")
+
+
+def by_line(text: str) -> list:
+    p = LogParser(Clock(2026), file="f")
+    out = []
+    for n, line in enumerate(io.StringIO(text, newline=""), 1):
+        out.extend(p.feed(line, n))
+    out.extend(p.flush())
+    return out
+
+
+def in_bulk(text: str, size: int) -> list:
+    b = BulkParser(Clock(2026), file="f")
+    out = []
+    for i in range(0, len(text), size):
+        out.extend(b.feed(text[i:i + size]))
+    out.extend(b.close())
+    return out
+
+
+def _corpus(shared: Path) -> list[Path]:
+    c = shared / "corpus"
+    files = [c / "fail2ban" / "asterisk", c / "fail2ban" / "freeswitch"]
+    files += sorted((c / "asterisk20").glob("*/messages.gz")) + sorted((c / "asterisk20").glob("*/security.gz"))
+    files += sorted((shared / "lab" / "fail2ban").glob("*.log"))
+    return [f for f in files if f.is_file()]
+
+
+def test_corpus_same_events_both_paths(shared: Path) -> None:
+    files = _corpus(shared)
+    assert files
+    cfg = Config()
+    for f in files:
+        log_a, log_b = open_log(str(f)), open_log(str(f))
+        ca: dict = {}
+        cb: dict = {}
+        a = list(file_events(log_a, cfg, ca))
+        b = list(file_events_by_line(log_b, cfg, cb))
+        assert a == b, f
+        assert ca == cb, f
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 997, 1 << 16])
+def test_corpus_chunk_boundaries(shared: Path, size: int) -> None:
+    for f in _corpus(shared):
+        text = _text(f)
+        if size < 100 and len(text) > 300_000:
+            text = text[:300_000]
+        assert in_bulk(text, size) == by_line(text), (f, size)
+
+
+SEC = ('[2026-11-24 12:00:{s:02d}] SECURITY[1] res_security_log.c: SecurityEvent="{ev}",EventTV="2026-11-24T12:00:'
+       '{s:02d}.000+0000",Severity="Error",Service="SIP",EventVersion="1",AccountID="{acct}",SessionID="0x1",'
+       'LocalAddress="IPV4/UDP/127.0.0.1/5060",RemoteAddress="IPV4/UDP/10.0.0.{ip}/5060"{tail}')
+MSG = ("[2026-11-24 12:00:{s:02d}] NOTICE[1] chan_sip.c: Registration from '<sip:{acct}@x>' failed for "
+       "'10.1.0.{ip}:5060' - Wrong password")
+
+
+def _hostile_lines(rng: random.Random, n: int, bad: float) -> list[str]:
+    out = []
+    for _ in range(n):
+        s, ip = rng.randrange(60), rng.randrange(1, 30)
+        r = rng.random()
+        if r < 0.3:
+            out.append(SEC.format(s=s, ev=rng.choice(("ChallengeSent", "InvalidPassword", "SuccessfulAuth")),
+                                  acct=rng.choice(("100", 'x"', "y")), ip=ip,
+                                  tail=rng.choice(("", ',Challenge="ab"', ',ACLName="a"'))))
+        elif r < 0.45:
+            out.append(MSG.format(s=s, acct=rng.choice(("100", "a' failed for '6.6.6.6' - Wrong password")), ip=ip))
+        elif r < 0.45 + bad / 2:  # a %0A split: the event's head, then the rest on its own line(s)
+            whole = SEC.format(s=s, ev="InvalidAccountID", acct="a", ip=ip, tail="")
+            cut = rng.randrange(60, len(whole) - 5)
+            out.extend([whole[:cut], whole[cut:]])
+        elif r < 0.45 + bad:
+            out.append(rng.choice(("", "continued text", "\x1b[31m" + MSG.format(s=s, acct="1", ip=ip) + "\x1b[0m",
+                                   "x" * (MAX_LINE + rng.randrange(-2, 3)), "Nov 24 12:00:01 host asterisk[1]: hi")))
+        else:
+            out.append(f"[2026-11-24 12:00:{s:02d}] VERBOSE[1] pbx.c: -- Executing something {ip}")
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_hostile_stream_same_events(seed: int) -> None:
+    rng = random.Random(seed)
+    lines = _hostile_lines(rng, 1000, 0.15 if seed % 3 == 0 else 0.01)  # dense, or sparse: bulk and line mixed
+    ends = ["\n"] * 200 + ["\r\n", "\r"] if seed % 4 == 1 else ["\n"]
+    text = "".join(line + rng.choice(ends) for line in lines)
+    if seed % 2:
+        text = text.rstrip("\r\n")  # no newline after the last line
+    want = by_line(text)
+    for size in (rng.randrange(1, 50), rng.randrange(50, 3000), 1 << 20):
+        assert in_bulk(text, size) == want, size
