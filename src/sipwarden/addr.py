@@ -25,7 +25,6 @@ def normalize(text: str) -> str | None:
     return a.compressed
 
 
-@lru_cache(maxsize=1 << 16)
 def split_hostport(text: str, port_expected: bool = True) -> tuple[str, int | None] | None:
     """Split `addr[:port]` in any of its shapes into (canonical address, port).
 
@@ -69,7 +68,6 @@ def _port(p: str) -> int | None:
     return n if 0 < n < 65536 else None
 
 
-@lru_cache(maxsize=1 << 16)
 def parse_asterisk_addr(text: str) -> tuple[str, int | None, str | None] | None:
     """`IPV4/UDP/1.2.3.4/5060` -> (address, port, transport)."""
     parts = text.split("/")
