@@ -43,6 +43,9 @@ class DetectConfig:
     tollfraud_prefixes: tuple[str, ...] = ("+", "00", "011", "9011", "900", "9000", "000", "0011", "810")
     fingerprints: bool = True  # one request carrying a known attack tool's fingerprint is enough
     max_tracked: int = 200_000  # sources tracked at once; least recently seen are forgotten first
+    wire_requests: int = 30  # SIP requests of one method from one source seen on the wire... (pike-like)
+    wire_window: float = 2.0  # ...within this many seconds: a flood
+    wire_net_requests: int = 300  # requests from one /24 or /64 (2+ sources) within wire_window
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class BanConfig:
     ratelimit: int = 0  # nftables first line: new SIP requests/s per source above which packets drop (0 = off)
     reconcile_interval: float = 30.0  # seconds between kernel/store reconciliations
     table: str = "sipwarden"  # nftables table name (inet family)
+    unproven_factor: float = 0.25  # bans on UDP evidence with no round trip (could be forged) last this much
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,28 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class WireConfig:
+    """Wire sources for the daemon (see sources/wire_runtime.py)."""
+
+    hep: tuple[str, ...] = ()  # [ADDR:]PORT to collect HEP on (UDP and TCP); "[::]:9060" for IPv6
+    hep_password: str = ""  # HEP auth key (chunk 14); datagrams with another are counted and dropped
+    capture: tuple[str, ...] = ()  # interfaces to capture SIP on (AF_PACKET, root)
+    capture_ports: tuple[int, ...] = (5060, 5061)  # SIP ports for the capture filter; empty = any SIP-looking UDP
+    ami: str = ""  # HOST:PORT of an Asterisk Manager Interface to read security events from
+    ami_user: str = ""
+    ami_secret: str = ""
+    ami_ping: float = 20.0  # seconds between keep-alive Pings
+    pbx_addresses: tuple[str, ...] = ()  # the PBX's own addresses (never banned; also learnt from traffic)
+
+
+@dataclass(frozen=True)
 class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     log: LogConfig = field(default_factory=LogConfig)
     whitelist: WhitelistConfig = field(default_factory=WhitelistConfig)
     ban: BanConfig = field(default_factory=BanConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    wire: WireConfig = field(default_factory=WireConfig)
 
     def whitelist_set(self) -> AddressSet:
         return AddressSet(self.whitelist.addresses)
@@ -163,6 +183,12 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"detect.{k}: must be a positive number of seconds, got {getattr(d, k)}")
     if not 8 <= d.subnet_v4_prefix <= 32 or not 16 <= d.subnet_v6_prefix <= 128:
         raise ConfigError("detect.subnet_v4_prefix must be 8..32 and detect.subnet_v6_prefix 16..128")
+    if d.wire_requests < 1 or d.wire_net_requests < 1 or d.wire_window <= 0:
+        raise ConfigError("detect.wire_requests and wire_net_requests must be at least 1, wire_window positive")
+    if not 0 < cfg.ban.unproven_factor <= 1:
+        raise ConfigError(f"ban.unproven_factor: must be in (0, 1], got {cfg.ban.unproven_factor}")
+    from .sources.endpoints import check_wire
+    check_wire(cfg.wire)
     if cfg.log.timezone not in ("local", "UTC", "utc"):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:

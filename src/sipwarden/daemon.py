@@ -141,11 +141,15 @@ class Daemon:
         server = await asyncio.start_unix_server(self._client, path=str(sock))
         os.chmod(sock, 0o600)
         self._read_all()  # anything written between open and watch
+        from .sources.wire_runtime import for_config
+        self.wire = for_config(self.cfg, self._handle)  # HEP, live capture, AMI (none by default)
+        await self.wire.start()
         housekeeping = asyncio.create_task(self._housekeeping())
         try:
             await self._stop.wait()
         finally:
             housekeeping.cancel()
+            await self.wire.stop()
             server.close()
             if fd is not None:
                 loop.remove_reader(fd)
@@ -324,7 +328,8 @@ class Daemon:
                     "backend": self.cfg.ban.backend, "firewall_error": self.enforce_error,
                     "active_bans": len(self.store.active_bans(now)), "tracked_sources": len(self.engine.sources),
                     "tamper_events": self.engine.tamper, **self.stats,
-                    "files": [{"path": p, "offset": f.offset, "error": f.error} for p, f in self.files.items()]}
+                    "files": [{"path": p, "offset": f.offset, "error": f.error} for p, f in self.files.items()],
+                    "wire": self.wire.status()}
         if cmd == "bans":
             return {"ok": True, "bans": [b.to_dict() for b in self.store.active_bans(now)]}
         if cmd == "ban":

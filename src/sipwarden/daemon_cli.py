@@ -61,8 +61,18 @@ def parse_duration(text: str | None) -> float | None:
 @_state_opt
 @click.option("--from-start", is_flag=True, help="Read files never seen before from the top, not from their end.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--hep", multiple=True, metavar="[ADDR:]PORT", help="Collect HEP on this port, UDP and TCP (repeatable; "
+              "default address 0.0.0.0, IPv6 as [::]:9060).")
+@click.option("--hep-password", default=None, metavar="SECRET", help="HEP auth key; other packets are counted and dropped.")
+@click.option("--capture", multiple=True, metavar="IFACE", help="Capture SIP live on this interface (repeatable; root).")
+@click.option("--ami", default=None, metavar="HOST:PORT", help="Read security events from this Asterisk Manager Interface.")
+@click.option("--ami-user", default=None, help="AMI user (read=security).")
+@click.option("--ami-secret", default=None, help="AMI secret.")
+@click.option("--pbx-address", multiple=True, metavar="ADDR", help="The PBX's own address (repeatable): never an "
+              "attacker; also learnt from traffic.")
 def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, state_dir: str | None,
-        from_start: bool, verbose: bool) -> None:
+        from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
+        ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...]) -> None:
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
     from .daemon import Daemon
 
@@ -74,14 +84,36 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
             _validate(cfg)
         except ConfigError as e:
             raise click.ClickException(str(e)) from None
+    cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
     paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
-    if not paths:
-        raise click.ClickException("nothing to watch: give --watch PATH or [daemon] watch in the config")
+    w = cfg.wire
+    if not paths and not (w.hep or w.capture or w.ami):
+        raise click.ClickException("nothing to watch: give --watch PATH, --hep, --capture or --ami "
+                                   "(or [daemon] watch / [wire] in the config)")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(d.run())
+
+
+def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
+               ami: str | None, ami_user: str | None, ami_secret: str | None, pbx: tuple[str, ...]) -> Config:
+    """The config with the wire options of `run` added (lists extend the config's, values replace)."""
+    w = cfg.wire
+    w = dataclasses.replace(
+        w, hep=tuple(dict.fromkeys(w.hep + hep)), capture=tuple(dict.fromkeys(w.capture + capture)),
+        pbx_addresses=tuple(dict.fromkeys(w.pbx_addresses + pbx)),
+        hep_password=w.hep_password if hep_password is None else hep_password, ami=ami or w.ami,
+        ami_user=w.ami_user if ami_user is None else ami_user,
+        ami_secret=w.ami_secret if ami_secret is None else ami_secret)
+    cfg = dataclasses.replace(cfg, wire=w)
+    try:
+        from .sources.endpoints import check_wire
+        check_wire(w)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    return cfg
 
 
 def _ask(state: str, req: dict) -> dict | None:

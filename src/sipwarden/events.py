@@ -104,9 +104,10 @@ class Verdict:
     counts: dict[str, int] = field(default_factory=dict)
     evidence: str = ""  # a one-line human explanation
     origins: tuple[str, ...] = ()  # which evidence sources were used
+    proven: bool = True  # False: only UDP first packets, no round trip (could be forged; see detect/wire.py)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "ip": self.ip,
             "reason": str(self.reason),
             "at": iso(self.at),
@@ -118,6 +119,9 @@ class Verdict:
             "evidence": self.evidence,
             "origins": list(self.origins),
         }
+        if not self.proven:
+            d["proven"] = False
+        return d
 
 
 @dataclass(frozen=True, slots=True)

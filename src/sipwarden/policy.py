@@ -8,6 +8,8 @@ Rules, in order:
 2. A source already banned is left alone (no ban re-issued, no offence counted).
 3. Otherwise ban for `bantime * increment ** offences`, capped at `maxtime`, like fail2ban's
    `bantime.increment`: repeat offenders stay out longer, and automatic bans always expire.
+4. A verdict on unproven evidence (UDP with no round trip: the source could be forged) is
+   banned for `unproven_factor` of that: long enough to stop a flood, short for a framed victim.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Policy:
         why = "first ban" if offences <= 0 else f"repeat offender ({_ordinal(offences + 1)} ban)"
         if self._uncapped(offences) > self.cfg.maxtime:
             why += f", capped at {_span(self.cfg.maxtime)}"
+        if not verdict.proven:  # UDP first packets only: the address could be forged (detect/wire.py)
+            d *= self.cfg.unproven_factor
+            why += f", unproven UDP evidence (x{self.cfg.unproven_factor:g})"
         return Decision(verdict, True, d, why)
 
     def manual(self, ip: str, duration: float | None, reason: str, *, force: bool = False,

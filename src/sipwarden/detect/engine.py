@@ -15,6 +15,7 @@ from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict
 from . import bruteforce, enumeration, flood, tollfraud
 from .distributed import Distributed
 from .state import Source
+from .wire import WireDetector
 
 SWEEP_EVERY = 8192  # events between sweeps of idle sources
 
@@ -25,6 +26,7 @@ class Engine:
         self.whitelist = whitelist or AddressSet()
         self.sources: dict[str, Source] = {}
         self.distributed = Distributed(self.cfg)
+        self.wire = WireDetector(self.cfg)  # requests seen on the wire; evidence strength
         self.verdicts: dict[str, Verdict] = {}  # first verdict per address or network
         self.tamper = 0
         self.events = 0
@@ -67,6 +69,9 @@ class Engine:
     def _detect(self, src: Source, ev: Event, t: float) -> list[Verdict]:
         cfg = self.cfg
         kind = ev.kind
+        self.wire.note(src, ev)
+        if kind is Kind.REQUEST:
+            return self.wire.request(self, src, ev, t)
         found: list[tuple[Reason, str]] = []
         if kind is Kind.AUTH_OK:
             if ev.account is not None:
@@ -99,7 +104,7 @@ class Engine:
         out: list[Verdict] = []
         if found and src.verdict is None:
             reason, why = found[0]
-            src.verdict = src.to_verdict(reason, t, why)
+            src.verdict = self.wire.strength(src, src.to_verdict(reason, t, why))
             self.verdicts.setdefault(src.ip, src.verdict)
             out.append(src.verdict)
         if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
@@ -160,7 +165,7 @@ class Engine:
         """The source's first verdict with its figures brought up to date (for reports)."""
         v = s.verdict
         assert v is not None
-        return s.to_verdict(v.reason, v.at, v.evidence)
+        return self.wire.strength(s, s.to_verdict(v.reason, v.at, v.evidence))
 
     def report(self) -> list[Verdict]:
         """Every verdict so far, one per address or network, with final figures, by deciding time."""
@@ -168,5 +173,5 @@ class Engine:
         for ip, s in self.sources.items():
             first = out.get(ip)
             if s.verdict is not None and first is not None:
-                out[ip] = s.to_verdict(first.reason, first.at, first.evidence)
+                out[ip] = self.wire.strength(s, s.to_verdict(first.reason, first.at, first.evidence))
         return sorted(out.values(), key=lambda v: (v.at, v.ip))

@@ -1,0 +1,184 @@
+"""Wire sources with real sockets on 127.0.0.1: the daemon (a subprocess, dry-run backend) fed the
+Asterisk 20 corpus as HEP over UDP and TCP, hostile datagrams, the pure intake, and `endpoints`."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sipwarden.config import ConfigError, from_dict
+from sipwarden.sources.endpoints import parse_hostport, parse_listen
+from sipwarden.sources.wire_intake import WireIntake
+
+SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
+PASSWORD = "devcorpus-hep"
+# Attackers with HEP traffic in each run (HEP mirrors only PJSIP here: the chan_sip-only attackers
+# .20, .21, .30 and dev1's .40 never appear in hep.bin; truth.json: hep_datagrams_about_this_ip).
+HEP_ATTACKERS = {"dev1_alwaysauthreject_no": {"127.0.1.22", "127.0.1.23", "127.0.1.31", "127.0.1.32", "127.0.1.50"},
+                 "dev2_alwaysauthreject_yes": {"127.0.1.22", "127.0.1.23", "127.0.1.31", "127.0.1.32", "127.0.1.40",
+                                               "127.0.1.50"}}
+LEGIT = {"127.0.1.10", "127.0.1.11", "127.0.1.12", "127.0.0.1"}
+
+
+def hep_datagrams(shared: Path, run: str) -> list[bytes]:
+    data = gzip.decompress((shared / "corpus" / "asterisk20" / run / "hep.bin.gz").read_bytes())
+    out, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from("!I", data, pos)
+        out.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (bounded tries)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no free port")
+
+
+class Daemon:
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.state = tmp / "state"
+        self.err = tmp / "daemon.err"
+        cfg = tmp / "sw.toml"
+        cfg.write_text('[ban]\nbackend = "dry-run"\n')
+        with open(self.err, "w") as err:
+            self.proc = subprocess.Popen([SIPWARDEN, "run", "--config", str(cfg), "--state-dir", str(self.state),
+                                          *args], stdout=err, stderr=err)
+        self.wait(lambda: (self.ctl("status") or {}).get("running") is True, "control socket")
+
+    def ctl(self, *args: str) -> dict | list | None:
+        p = subprocess.run([SIPWARDEN, *args, "--state-dir", str(self.state), "--json"], capture_output=True,
+                           text=True, timeout=20)
+        return json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else None
+
+    def wire(self) -> dict:
+        return (self.ctl("status") or {}).get("wire", {})
+
+    def bans(self) -> set[str]:
+        return {b["ip"] for b in self.ctl("bans") or []}
+
+    def wait(self, cond, what: str, timeout: float = 15.0) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited: {self.err.read_text()[-2000:]}")
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; daemon log:\n{self.err.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def daemon(tmp: Path, *args: str):  # noqa: ANN201
+    d = Daemon(tmp, *args)
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def send_udp(port: int, datagrams: list[bytes], pace: int = 500) -> None:
+    """Send on loopback, pausing 1 ms every `pace` datagrams (kind to the receive buffer)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i, d in enumerate(datagrams):
+            s.sendto(d, ("127.0.0.1", port))
+            if i % pace == pace - 1:
+                time.sleep(0.001)
+
+
+@pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])
+def test_hep_udp_corpus_bans_attackers_only(shared, tmp_path, run):
+    grams = hep_datagrams(shared, run)
+    port = free_port()
+    with daemon(tmp_path, "--hep", f"127.0.0.1:{port}", "--hep-password", PASSWORD) as d:
+        send_udp(port, grams)
+        d.wait(lambda: d.wire().get("hep_packets") == len(grams), "every datagram counted")
+        w = d.wire()
+        assert (w["hep_rejected"], w["parse_errors"], w["sip_messages"]) == (0, 0, len(grams))
+        assert w["hep_udp_drops"] == 0 and w["hep_queue_drops"] == 0
+        d.wait(lambda: d.bans() >= HEP_ATTACKERS[run], "attackers banned")
+        assert not d.bans() & LEGIT
+        assert not any("/" in ip for ip in d.bans())
+
+
+def test_hep_password_junk_and_tcp(shared, tmp_path):
+    grams = hep_datagrams(shared, "dev2_alwaysauthreject_yes")
+    forged = [g.replace(PASSWORD.encode(), b"devcorpus-XXX") for g in grams[:50]]
+    assert all(len(f) == len(g) for f, g in zip(forged, grams, strict=False))
+    junk = [b"", b"HEP3", b"HEP3\xff\xff" + b"\x00" * 40, b"\x02\x10\x02" + b"\xff" * 13, bytes(range(256)) * 4,
+            b"INVITE sip:x SIP/2.0\r\n\r\n"]
+    port = free_port()
+    with daemon(tmp_path, "--hep", f"127.0.0.1:{port}", "--hep-password", PASSWORD) as d:
+        send_udp(port, forged + junk)
+        d.wait(lambda: d.wire().get("hep_rejected") == len(forged), "forged packets rejected")
+        d.wait(lambda: d.wire().get("parse_errors") == len(junk), "junk counted")
+        assert d.wire()["hep_packets"] == 0 and d.bans() == set()
+        # the real stream over TCP, in odd-sized pieces, then a connection speaking junk
+        blob = b"".join(grams)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            for i in range(0, len(blob), 7777):
+                c.sendall(blob[i:i + 7777])
+        d.wait(lambda: d.wire().get("hep_packets") == len(grams), "TCP HEP counted")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        d.wait(lambda: d.wire().get("parse_errors") == len(junk) + 1, "junk stream counted")
+        d.wait(lambda: d.bans() >= HEP_ATTACKERS["dev2_alwaysauthreject_yes"], "attackers banned over TCP")
+        assert not d.bans() & LEGIT
+        assert d.proc.poll() is None
+
+
+def test_intake_never_bans_the_pbx_and_marks_digests():
+    reg = (b"REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP 6.6.6.6\r\nFrom: <sip:1001@pbx>;tag=1\r\n"
+           b"To: <sip:1001@pbx>\r\nCall-ID: a\r\nCSeq: 2 REGISTER\r\n"
+           b'Authorization: Digest username="1001", realm="r", nonce="n", uri="sip:pbx", response="abc"\r\n\r\n')
+    w = WireIntake(frozenset({"10.0.0.1"}))
+    (e,) = w.sip(reg, "203.0.113.7", 5060, "10.0.0.1", 5060, 1.0, "udp")
+    assert (e.ip, e.detail) == ("203.0.113.7", "digest")
+    assert w.sip(reg, "10.0.0.1", 5060, "203.0.113.7", 5060, 1.0, "udp") == []
+    assert w.sip(b"\x00junk", "203.0.113.7", 5060, "10.0.0.1", 5060, 1.0, "udp") == []
+    assert w.counters["parse_errors"] == 1
+
+
+def test_endpoints_and_wire_config():
+    assert parse_listen("9060") == ("0.0.0.0", 9060)
+    assert parse_listen("127.0.0.1:9061") == ("127.0.0.1", 9061)
+    assert parse_listen("[::]:9060") == ("::", 9060)
+    assert parse_hostport("pbx.example:5038") == ("pbx.example", 5038)
+    for bad in ("x", "99999", "::1:9060", "[zz]:1", "h:0"):
+        with pytest.raises(ValueError):
+            parse_listen(bad)
+    cfg = from_dict({"wire": {"hep": ["0.0.0.0:9060", "[::]:9060"], "hep_password": "s", "capture": ["eth0"],
+                              "ami": "127.0.0.1:5038", "ami_user": "u", "ami_secret": "p",
+                              "pbx_addresses": ["192.0.2.1"]}})
+    assert cfg.wire.hep == ("0.0.0.0:9060", "[::]:9060")
+    for bad in ({"hep": ["nope"]}, {"ami": "h:1"}, {"pbx_addresses": ["x"]}, {"ami": "h:1", "ami_user": "u",
+                                                                             "ami_secret": "a\r\nAction: x"}):
+        with pytest.raises(ConfigError):
+            from_dict({"wire": bad})
