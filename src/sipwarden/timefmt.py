@@ -42,7 +42,7 @@ def tz_from_name(name: str | None) -> dt.tzinfo:
 class Clock:
     """Per-stream time resolver: caches each distinct timestamp text (logs repeat them a lot)."""
 
-    __slots__ = ("year", "tz", "not_after", "_last_month", "_cache", "last")
+    __slots__ = ("year", "tz", "not_after", "_last_month", "_cache", "_hours", "last")
 
     def __init__(self, year: int, tz: dt.tzinfo = dt.UTC, not_after: float | None = None) -> None:
         """`not_after`: no line can be newer than this (a file's mtime); a year-less time that would
@@ -52,6 +52,7 @@ class Clock:
         self.tz = tz
         self._last_month = 0
         self._cache: dict[str, float] = {}
+        self._hours: dict[tuple[int, int, int, int], float | None] = {}
         self.last: float | None = None  # last time resolved on this stream
 
     def line_time(self, line: str) -> float | None:
@@ -68,6 +69,21 @@ class Clock:
             self._cache[key] = t
         self.last = t
         return t
+
+    def time_at(self, text: str, pos: int, end: int) -> float | None:
+        """`line_time(text[pos:end])` without cutting the line out when its `[...]` stamp is cached.
+
+        A cached key that starts with "[" came from one of the two bracketed forms, which end at the
+        first "]": the same text at the start of another line matches the same way.
+        """
+        if text.startswith("[", pos):
+            j = text.find("]", pos, end)
+            if j > 0:
+                t = self._cache.get(text[pos:j + 1])
+                if t is not None:
+                    self.last = t
+                    return t
+        return self.line_time(text[pos:end])
 
     def _resolve(self, m: re.Match) -> float:
         g = m.groupdict()
@@ -92,14 +108,42 @@ class Clock:
         self._last_month = month
         h, mi, s = hms.split(":")
         sec = float(s)
+        ih, imi, isec = int(h), int(mi), int(sec)
+        if imi < 60 and isec < 60:
+            base = self._hour(self.year, month, day, ih)
+            if base is not None:
+                ts = base + imi * 60 + isec
+                if self.not_after is None or ts <= self.not_after + 86400:
+                    return ts + (sec - isec)
         try:
-            d = dt.datetime(self.year, month, day, int(h), int(mi), int(sec), tzinfo=self.tz)
+            d = dt.datetime(self.year, month, day, ih, imi, isec, tzinfo=self.tz)
         except ValueError:  # Feb 29 in a non-leap guess, or garbage digits
             d = dt.datetime(self.year, month, min(day, 28), int(h), int(mi), min(int(sec), 59), tzinfo=self.tz)
         if self.not_after is not None and d.timestamp() > self.not_after + 86400:
             self.year -= 1
             d = d.replace(year=self.year) if not (d.month == 2 and d.day == 29) else d.replace(year=self.year, day=28)
         return d.timestamp() + (sec - int(sec))
+
+
+    def _hour(self, year: int, month: int, day: int, hour: int) -> float | None:
+        """Epoch seconds of the start of a local hour in which the UTC offset does not change, or None.
+
+        Logs stamp every second anew; one zone lookup per hour instead of one per second.
+        """
+        key = (year, month, day, hour)
+        base = self._hours.get(key, 0)
+        if base == 0:
+            try:
+                d0 = dt.datetime(year, month, day, hour, 0, 0, tzinfo=self.tz)
+            except ValueError:
+                base = None
+            else:
+                b0 = d0.timestamp()
+                base = b0 if d0.replace(minute=59, second=59).timestamp() - b0 == 3599 else None
+            if len(self._hours) > 4096:
+                self._hours.clear()
+            self._hours[key] = base
+        return base
 
 
 _TV_CACHE: dict[str, float | None] = {}

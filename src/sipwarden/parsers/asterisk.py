@@ -94,16 +94,19 @@ def pjsip_distributor(msg: str) -> Event | None:
         return None
     readings = []
     cands = list(_PJ_CAND.finditer(msg, h.end()))
-    for c in cands:
+    if len(cands) == 1:  # one structure only: it is Asterisk's own, whatever the From looks like
+        tail = _PJ_REASON.search(msg, cands[0].end())
+        if tail is not None:
+            readings.append((cands[0], tail))
+        cands_left: list[re.Match] = []
+    else:
+        cands_left = cands
+    for c in cands_left:
         tail = _PJ_REASON.search(msg, c.end())
         if tail is None:
             continue
         if _NAME_ADDR.fullmatch(msg, h.end(), c.start()):
             readings.append((c, tail))
-    if not readings and len(cands) == 1:  # one structure only: it is Asterisk's own
-        tail = _PJ_REASON.search(msg, cands[0].end())
-        if tail is not None:
-            readings.append((cands[0], tail))
     if not readings:
         return Event(None, None, Kind.TAMPER, service="PJSIP", detail="no consistent reading") if cands else None
     addrs = {r[0].group("addr") for r in readings}
@@ -115,8 +118,16 @@ def pjsip_distributor(msg: str) -> Event | None:
         return Event(None, None, Kind.TAMPER, service="PJSIP", detail="unreadable address")
     reason = tail.group("reason")
     frm = msg[h.end():c.start()]
+    info = _FROM_SEEN.get(frm)
+    if info is None:  # a scan repeats its From thousands of times
+        if len(_FROM_SEEN) >= 4096:
+            _FROM_SEEN.clear()
+        info = _FROM_SEEN[frm] = (_user(frm), scanner_in(frm))
     return Event(None, hp[0], _PJ_KINDS[reason], port=hp[1], service="PJSIP", method=h.group("method"),
-                 account=_user(frm), fingerprint=scanner_in(frm), detail=reason)
+                 account=info[0], fingerprint=info[1], detail=reason)
+
+
+_FROM_SEEN: dict[str, tuple[str | None, str | None]] = {}  # From -> (account, fingerprint)
 
 
 def call_rejected(msg: str) -> Event | None:

@@ -21,7 +21,7 @@ import re
 from ..events import Event
 from ..timefmt import Clock
 from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick
-from .security import Incomplete, parse_security_body
+from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
 _NOT_BRACKET = re.compile(r"\n(?!\[)")  # a line that does not start with "[": maybe not a record start
@@ -135,58 +135,62 @@ class BulkParser:
         parser = self.parser
         first = self._next
         find, rfind = body.find, body.rfind
-        starts: set[int] = set()
+        # Security events first (pure): one that is not complete on its line makes the chunk dirty.
+        secs: dict[int, tuple | None] = {}
+        try:
+            i = find("SecurityEvent=", 0, end)
+            while i >= 0:
+                s = rfind("\n", 0, i) + 1
+                e = find("\n", i)
+                k = find("SecurityEvent=", s, i + 14)  # the first in its line, as the line API reads it
+                f = parse_plain(body, k, e)
+                if f is False:
+                    ev = parse_security_body(body[k:e])
+                    f = ev[:13] if ev is not None else None
+                secs[s] = f
+                i = find("SecurityEvent=", e, end)
+        except Incomplete:
+            return self._lines(body[:end])
+        starts = set(secs)
         add = starts.add
-        for tok in TRIGGERS:
+        for tok in TRIGGERS[:-1]:
             i = find(tok, 0, end)
             while i >= 0:
                 add(rfind("\n", 0, i) + 1)
                 i = find(tok, find("\n", i), end)
         cands = sorted(starts)
-        # First the security events (pure): one that is not complete on its line makes the chunk dirty.
-        secs: dict[int, Event | None] = {}
-        try:
-            for s in cands:
-                e = find("\n", s)
-                k = find("SecurityEvent=", s, e)
-                if k >= 0:
-                    secs[s] = parse_security_body(body[k:e])
-        except Incomplete:
-            return self._lines(body[:end])
         if parser._window:  # coming from the line API: the clean check showed nothing can rejoin it
             self._secs = [e[0] for e in parser._window if e[3] is not None]
-            held = parser._drain_window()
+            out = list(parser._drain_window())
         else:
-            held = ()
-        clock = self.clock
-        line_time = clock.line_time
+            out = []
+        time_at = self.clock.time_at
         file = self.file
-        out = list(held)
         append = out.append
         count = body.count
         lineno = first
         pos = 0
         sec_lines = self._secs
+        get = secs.get
         for s in cands:
             lineno += count("\n", pos, s)
             pos = s
             e = find("\n", s)
-            line = body[s:e]
-            if s in secs:
-                t = line_time(line)
+            f = get(s, False)
+            if f is not False:
+                t = time_at(body, s, e)
                 sec_lines.append(lineno)
-                ev = secs[s]
-                if ev is not None:
-                    append(_new(Event, (ev.time if ev.time is not None else t,) + ev[1:13] + (file, lineno)))
+                if f is not None:
+                    append(_new(Event, (f[0] if f[0] is not None else t,) + f[1:] + (file, lineno)))
                 continue
+            line = body[s:e]
             fn = pick(line)
             if fn is None:
                 continue
             ev = fn(line)
             if ev is not None:
-                append(_new(Event, (line_time(line),) + ev[1:12] + ("messages", file, lineno)))
-        lines = count("\n", 0, end)
-        self._next = first + lines
+                append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
+        self._next = first + count("\n", 0, end)
         parser.lines = self._next - 1
         if sec_lines:
             edge = self._next - MAX_JOIN

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..addr import parse_asterisk_addr
+from ..addr import normalize, parse_asterisk_addr
 from ..events import Event, Kind
 from ..timefmt import event_tv
 
@@ -70,6 +70,46 @@ _PLAIN = re.compile(
     r'EventVersion="\d+",AccountID="(?P<acct>[^"]*)",SessionID="[^"]*",LocalAddress="IPV[46]/[A-Z]+/[^"/]*/\d+",'
     r'RemoteAddress="(?P<remote>IPV[46]/[A-Z]+/[^"/]*/\d+)"'
 )
+
+
+# The same shape with the address parts apart, for readers that match inside a bigger text (bulk.py).
+_PLAIN_PARTS = re.compile(
+    r'SecurityEvent="([A-Za-z]+)",EventTV="([^"]*)",Severity="[A-Za-z]*",Service="([^"]*)",'
+    r'EventVersion="\d+",AccountID="([^"]*)",SessionID="[^"]*",LocalAddress="IPV[46]/[A-Z]+/[^"/]*/\d+",'
+    r'RemoteAddress="(IPV[46]/([A-Z]+)/([^"/]*)/(\d+))"'
+)
+
+
+def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
+    """`parse_security_body(text[pos:end])` for an untampered event, as the fields of its Event.
+
+    Returns the 13 leading Event fields (no file, line), None for an event type that says nothing
+    about a source, or False when the event is not of the plain shape (then use the careful path).
+    Takes the same decisions as the fast path of `parse_security_body` (one RemoteAddress, plain
+    match, valid tail) without cutting the text out first.
+    """
+    m = _PLAIN_PARTS.match(text, pos, end)
+    if m is None:
+        return False
+    tail_at = m.end()
+    if text.find('RemoteAddress="', tail_at, end) >= 0:
+        return False
+    if tail_at < end:
+        rest = text[tail_at:end].rstrip()
+        if rest and (_TAIL_START.match(rest) is None or not rest.endswith('"')):
+            return False
+    ev, tv, svc, account, remote, tr, host, port = m.groups()
+    kind = KINDS.get(ev)
+    if kind is None:
+        return None
+    ip = normalize(host)
+    if ip is None or (ev == "InvalidPassword" and svc == "SIP"):
+        return False  # a TAMPER event, or chan_sip's unauthenticated INVITE: the careful path words them
+    if account == "" or account == "<unknown>":
+        account = None
+    n = int(port)
+    return (event_tv(tv), ip, kind, n if 0 < n < 65536 else None, tr.lower(), svc, account, None, None, None, None,
+            ev, "security")
 
 
 def parse_security_body(text: str, origin: str = "security") -> Event | None:
