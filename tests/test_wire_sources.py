@@ -182,3 +182,55 @@ def test_endpoints_and_wire_config():
                                                                              "ami_secret": "a\r\nAction: x"}):
         with pytest.raises(ConfigError):
             from_dict({"wire": bad})
+
+
+# --- sipwarden scan on capture files ---------------------------------------------------------------
+
+CORPUS_ATTACKERS = {"127.0.1.20", "127.0.1.21", "127.0.1.22", "127.0.1.23", "127.0.1.30", "127.0.1.31",
+                    "127.0.1.32", "127.0.1.40", "127.0.1.50"}
+
+
+def scan(*args: str) -> tuple[dict[str, dict], str]:
+    p = subprocess.run([SIPWARDEN, "scan", "--format", "json", *args], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return {d["ip"]: d for d in map(json.loads, p.stdout.splitlines())}, p.stderr
+
+
+@pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])
+def test_scan_corpus_capture_prefers_raw_sip(shared, run):
+    got, err = scan(str(shared / "corpus" / "asterisk20" / run / "capture.pcap.gz"))
+    assert set(got) == CORPUS_ATTACKERS
+    assert "HEP datagrams skipped (the same messages as HEP: raw SIP preferred)" in err
+    assert got["127.0.1.31"].get("proven", True)  # TCP: a handshake proves the address
+    assert got["127.0.1.30"]["proven"] is False  # a UDP flood with no round trip could be forged
+
+
+def test_scan_lab_kamailio_capture_without_fingerprints(shared, tmp_path):
+    cfg = tmp_path / "nofp.toml"
+    cfg.write_text("[detect]\nfingerprints = false\n")
+    got, err = scan("--config", str(cfg), str(shared / "lab" / "sample_attack.pcapng"))
+    assert set(got) == {"198.18.0.66", "198.18.0.67", "198.18.0.68", "198.18.0.69"}  # not .20 (legit), .1 (server)
+    assert got["198.18.0.68"]["reason"] == "bruteforce"  # Kamailio re-challenges a wrong digest: paired
+    assert got["198.18.0.69"]["reason"] == "flood"
+    assert "1128 raw SIP messages" in err
+
+
+def test_scan_hep_only_capture_and_mixed_with_logs(shared, tmp_path):
+    """A capture holding only HEP is read through it; logs and captures merge in one scan."""
+    import dpkt
+    grams = hep_datagrams(shared, "dev2_alwaysauthreject_yes")
+    pcap = tmp_path / "hep-only.pcap"
+    with open(pcap, "wb") as f:
+        w = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
+        for i, g in enumerate(grams):
+            udp = dpkt.udp.UDP(sport=40000, dport=9060, data=g)
+            udp.ulen = len(udp)
+            ip = dpkt.ip.IP(src=socket.inet_aton("127.0.0.1"), dst=socket.inet_aton("127.0.0.1"), p=17, data=udp)
+            ip.len = len(ip)
+            w.writepkt(bytes(ip), ts=1795550000 + i / 1000)
+    got, err = scan(str(pcap))
+    assert set(got) == HEP_ATTACKERS["dev2_alwaysauthreject_yes"]
+    assert f"{len(grams)} SIP messages from HEP datagrams" in err
+    logs = shared / "corpus" / "asterisk20" / "dev2_alwaysauthreject_yes"
+    got, _ = scan(str(pcap), str(logs / "messages.gz"), str(logs / "security.gz"))
+    assert set(got) >= HEP_ATTACKERS["dev2_alwaysauthreject_yes"] and not set(got) & LEGIT

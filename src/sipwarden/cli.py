@@ -40,13 +40,15 @@ def main() -> None:
 @click.option("--events", "show_events", is_flag=True, help="Print the parsed events instead of verdicts.")
 @click.argument("paths", nargs=-1, required=True)
 def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str, ...]) -> None:
-    """Read PBX logs (plain, .gz, or - for stdin) and report who attacked.
+    """Read PBX logs (plain, .gz, or - for stdin) and captures (pcap/pcapng, .gz) and report who attacked.
 
     Several files are merged in time order (e.g. messages and security).
     """
     from . import scan as scanning
+    from .sources import wire_scan
 
     cfg = _config(config_path)
+    captures, paths = wire_scan.split_captures(paths)
     logs = _logs(paths, cfg)
     out = sys.stdout
     on_event = None
@@ -59,7 +61,8 @@ def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str,
     started = time.perf_counter()
     try:
         with _progress(logs) as tick:
-            result = scanning.run(logs, cfg, on_event=_chain(on_event, tick))
+            result = (wire_scan.run(logs, captures, cfg, on_event=_chain(on_event, tick)) if captures
+                      else scanning.run(logs, cfg, on_event=_chain(on_event, tick)))
     except SourceError as e:
         raise click.ClickException(str(e)) from None
     elapsed = time.perf_counter() - started
@@ -70,6 +73,8 @@ def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str,
         else:
             _verdict_table(result.verdicts)
     rate = result.lines / elapsed if elapsed > 0 else 0
+    for note in getattr(result, "notes", ()):
+        click.echo(f"sipwarden: {note}", err=True)
     click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
                f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
                f"in {elapsed:.2f}s ({rate:,.0f} lines/s)", err=True)

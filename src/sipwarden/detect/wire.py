@@ -10,6 +10,9 @@ alike (alwaysauthreject, PJSIP challenging everything):
 - distinct accounts tried in requests that never carried a digest answer, from a source that
   never logged in and never answered a challenge (enumeration on PJSIP, which challenges every
   unknown user instead of answering 404);
+- digest answers the PBX challenges again (Kamailio and PJSIP answer a wrong password with a
+  new 401, not a 403): a failed password, counted as bruteforce does (a phone that logged into
+  that account before counts 1/stale_factor);
 - INVITEs to international-looking numbers from a source that never logged in (toll fraud
   probing where the PBX only answers with a challenge);
 - scanner fingerprints (as the engine does for every event).
@@ -28,11 +31,13 @@ forgotten with the source.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from ..addr import network_of
 from ..config import DetectConfig
 from ..events import Event, Kind, Reason, Verdict
+from . import bruteforce
 from .state import Source
 from .tollfraud import international
 from .window import KeyedWindow, Window
@@ -46,6 +51,8 @@ _PROVEN = ("proven", None)  # reserved keys in Source.win: flags, not windows
 _DIGEST = ("wire digest", None)
 _FLAG = Window(0.0)
 MAX_NETS = 100_000
+MAX_PENDING = 100_000  # digest answers awaiting the PBX's reply, least recent dropped first
+PAIR_WITHIN = 32.0  # seconds a reply may take (SIP timer B/F)
 
 
 class WireDetector:
@@ -53,19 +60,32 @@ class WireDetector:
         self.cfg = cfg
         self.nets: dict[str, KeyedWindow] = {}
         self.flagged_nets: set[str] = set()
+        self.pending: OrderedDict[tuple[str, str], float] = OrderedDict()  # (ip, account) -> digest answer time
 
     # --- evidence strength ---------------------------------------------------------------------
 
-    @staticmethod
-    def note(src: Source, ev: Event) -> None:
-        """Record round-trip proof carried by `ev` (call for every event of an undecided source)."""
-        if _PROVEN in src.win:
-            return
+    def note(self, src: Source, ev: Event, t: float) -> list[tuple[Reason, str]]:
+        """Record round-trip proof carried by `ev`, and pair digest answers with what answered
+        them (call for every event of an undecided source). Returns what it found (a re-challenged
+        digest answer is a failed password, like a 403)."""
         kind = ev.kind
-        tr = ev.transport
-        if (tr in STREAM or kind is Kind.AUTH_OK or kind is Kind.AUTH_FAILED
-                or (tr is None and ev.origin not in WIRE_ORIGINS)):
-            src.win[_PROVEN] = _FLAG
+        if _PROVEN not in src.win:
+            tr = ev.transport
+            if (tr in STREAM or kind is Kind.AUTH_OK or kind is Kind.AUTH_FAILED
+                    or (tr is None and ev.origin not in WIRE_ORIGINS)):
+                src.win[_PROVEN] = _FLAG
+        if ev.account is None or ev.origin not in WIRE_ORIGINS or not self.pending:
+            return []
+        key = (src.ip, ev.account)
+        if kind is Kind.CHALLENGE_SENT:
+            asked = self.pending.pop(key, None)
+            if asked is not None and t - asked <= PAIR_WITHIN:
+                why = bruteforce.observe(src, ev._replace(kind=Kind.AUTH_FAILED), t, self.cfg)
+                if why:
+                    return [(Reason.BRUTEFORCE, why + " (digest answers challenged again)")]
+        elif kind is Kind.AUTH_OK or kind is Kind.AUTH_FAILED:
+            self.pending.pop(key, None)
+        return []
 
     @staticmethod
     def strength(src: Source, v: Verdict) -> Verdict:
@@ -77,6 +97,7 @@ class WireDetector:
     def request(self, engine: Engine, src: Source, ev: Event, t: float) -> list[Verdict]:
         """Verdicts one wire request decides (the engine hands REQUEST events here)."""
         cfg = self.cfg
+        self.note(src, ev, t)
         found: tuple[Reason, str] | None = None
         if ev.fingerprint is not None and cfg.fingerprints:
             found = (Reason.SCANNER, f"attack tool fingerprint: {ev.fingerprint}")
@@ -85,6 +106,8 @@ class WireDetector:
         if found is None and n >= cfg.wire_requests:
             found = (Reason.FLOOD, f"{n} {method} requests within {cfg.wire_window:g}s")
         digest = ev.detail == "digest"
+        if ev.account is not None:
+            self._pend(src.ip, ev.account, t if digest else None)
         if digest:
             src.win[_DIGEST] = _FLAG
         elif not src.ok_accounts and _DIGEST not in src.win and method != "ACK":
@@ -111,6 +134,20 @@ class WireDetector:
             engine.verdicts.setdefault(net, v)
             out.append(v)
         return out
+
+    def _pend(self, ip: str, account: str, t: float | None) -> None:
+        """A digest answer from `ip` for `account` now waits for its answer (t), or a new request
+        without one started another exchange (None)."""
+        pending = self.pending
+        key = (ip, account)
+        if t is None:
+            if pending:
+                pending.pop(key, None)
+            return
+        pending[key] = t
+        pending.move_to_end(key)
+        if len(pending) > MAX_PENDING:
+            pending.popitem(last=False)
 
     def _net(self, engine: Engine, ip: str, t: float) -> str | None:
         cfg = self.cfg
