@@ -227,6 +227,23 @@ def test_reconcile_restores_a_wiped_table_and_removes_extras(topo):
     assert e.reconcile(wanted, now) == (0, 0)
 
 
+def test_reconcile_of_an_intact_table_keeps_the_drop_counters(topo):
+    e = enforcer(topo)
+    srv = topo.udp_listener()
+    c = topo.udp_client(topo.atk, ATK4)
+    now = time.time()
+    e.ban([Ban(ATK4, now + 600)], now)
+    assert topo.delivered(srv, c, SRV4, 5) == 0
+    before = counter_packets(topo, "inet", e.table, "prerouting")
+    assert before >= 5
+    assert e.reconcile({ATK4: now + 600}, now) == (0, 0)
+    assert counter_packets(topo, "inet", e.table, "prerouting") == before  # no flush: counters kept
+    topo.nft_cmd("flush", "chain", "inet", e.table, "prerouting")  # rules gone, sets still there
+    assert topo.delivered(srv, c, SRV4, 3) == 3
+    e.reconcile({ATK4: now + 600}, now)
+    assert topo.delivered(srv, c, SRV4, 3) == 0
+
+
 def test_ratelimit_clips_a_burst_not_a_slow_client(topo):
     e = enforcer(topo, ratelimit=20)
     srv = topo.udp_listener()

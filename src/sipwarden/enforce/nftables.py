@@ -74,6 +74,13 @@ class _LibRunner:
         return self._ctx().json_cmd({"nftables": [{"list": {"set": {"family": "inet", "table": table,
                                                                      "name": name}}}]})
 
+    def _list_chain(self, table: str, name: str) -> tuple[int, Any, str]:
+        return self._ctx().json_cmd({"nftables": [{"list": {"chain": {"family": "inet", "table": table,
+                                                                       "name": name}}}]})
+
+    def list_chain(self, table: str, name: str) -> tuple[int, Any, str]:
+        return self.worker.run(self._list_chain, table, name)
+
     def text(self, script: str) -> tuple[int, str]:
         return self.worker.run(self._text, script)
 
@@ -117,6 +124,10 @@ class _CliRunner:
 
     def list_set(self, table: str, name: str) -> tuple[int, Any, str]:
         p = self._run(["-j", "list", "set", "inet", table, name])
+        return p.returncode, (json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else ""), p.stderr
+
+    def list_chain(self, table: str, name: str) -> tuple[int, Any, str]:
+        p = self._run(["-j", "list", "chain", "inet", table, name])
         return p.returncode, (json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else ""), p.stderr
 
     def close(self) -> None:
@@ -350,8 +361,23 @@ class NftablesEnforcer:
             if attempt == 2:
                 raise _fail(f"unbanning {len(targets)} address(es)", err)
 
+    def _intact(self) -> bool:
+        """Are our chain's rules all there? (Checked before re-running `setup`, whose chain flush
+        would reset the drop counters operators and tests read.)"""
+        try:
+            rc, out, _err = self.runner.list_chain(self.table, "prerouting")
+        except EnforceError:
+            return False
+        if rc != 0 or not isinstance(out, dict):
+            return False
+        rules = [x for x in out.get("nftables", []) if "rule" in x]
+        expected = sum(1 for line in self.ruleset().splitlines() if line.startswith("add rule "))
+        return len(rules) == expected and all(self._list_set(n, 0.0) is not None
+                                              for n in (*ADDR_SETS.values(), *NET_SETS.values()))
+
     def reconcile(self, wanted: dict[str, float | None], now: float) -> tuple[int, int]:
-        self.setup()  # recreates a wiped table; a no-op otherwise
+        if not self._intact():
+            self.setup()  # recreates a wiped table or flushed chain
         add, remove = plan_reconcile(self.list(), wanted, now)
         if remove:
             self.unban(remove)
