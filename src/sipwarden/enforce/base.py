@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple, Protocol
@@ -152,3 +153,22 @@ def plan_reconcile(current: dict[str, float | None], wanted: dict[str, float | N
             add.append(Ban(key, exp))
     remove = [k for k in current if k not in want]
     return add, remove
+
+
+class RememberedBans:
+    """For backends that cannot ask the firewall what it holds (a user's script, dry run): what is
+    banned is what this process banned, expiring by the clock."""
+
+    bans: dict[str, float | None]
+
+    def list(self) -> dict[str, float | None]:
+        now = time.time()
+        self.bans = {k: v for k, v in self.bans.items() if v is None or v > now}
+        return dict(self.bans)
+
+    def reconcile(self, wanted: dict[str, float | None], now: float) -> tuple[int, int]:
+        add, remove = plan_reconcile(self.list(), wanted, now)
+        self.unban(remove)  # type: ignore[attr-defined]
+        self.ban(add, now)  # type: ignore[attr-defined]
+        return len(add), len(remove)
+

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import time
 
 from ..config import BanConfig
-from .base import Ban, EnforceError, log, parse_target, plan_reconcile, split_bans
+from .base import Ban, EnforceError, RememberedBans, log, parse_target, split_bans
 from .nsexec import ns_argv
 
 
-class CommandEnforcer:
+class CommandEnforcer(RememberedBans):
     name = "command"
 
     def __init__(self, cfg: BanConfig, netns: str | None = None, timeout: float | None = None) -> None:
@@ -69,17 +68,6 @@ class CommandEnforcer:
                 log.warning("not unbanning %r: not an IP address or prefix", ip)
             elif self._call("unban", t.key):
                 self.bans.pop(t.key, None)
-
-    def list(self) -> dict[str, float | None]:
-        now = time.time()
-        self.bans = {k: v for k, v in self.bans.items() if v is None or v > now}
-        return dict(self.bans)
-
-    def reconcile(self, wanted: dict[str, float | None], now: float) -> tuple[int, int]:
-        add, remove = plan_reconcile(self.list(), wanted, now)
-        self.unban(remove)
-        self.ban(add, now)
-        return len(add), len(remove)
 
     def teardown(self) -> None:
         self.unban(list(self.bans))

@@ -3,12 +3,10 @@ can be tried on a production PBX and `bans` still shows what would be enforced."
 
 from __future__ import annotations
 
-import time
-
-from .base import Ban, log, parse_target, plan_reconcile, split_bans
+from .base import Ban, RememberedBans, log, parse_target, split_bans
 
 
-class DryRunEnforcer:
+class DryRunEnforcer(RememberedBans):
     name = "dry-run"
 
     def __init__(self) -> None:
@@ -33,17 +31,6 @@ class DryRunEnforcer:
             if t is not None and self.bans.pop(t.key, 0) != 0:
                 self.log.append(("unban", t.key, None))
                 log.info("dry-run: would unban %s", t.key)
-
-    def list(self) -> dict[str, float | None]:
-        now = time.time()
-        self.bans = {k: v for k, v in self.bans.items() if v is None or v > now}
-        return dict(self.bans)
-
-    def reconcile(self, wanted: dict[str, float | None], now: float) -> tuple[int, int]:
-        add, remove = plan_reconcile(self.list(), wanted, now)
-        self.unban(remove)
-        self.ban(add, now)
-        return len(add), len(remove)
 
     def teardown(self) -> None:
         self.bans.clear()
