@@ -3,6 +3,7 @@ Asterisk 20 corpus as HEP over UDP and TCP, hostile datagrams, the pure intake, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -234,3 +235,197 @@ def test_scan_hep_only_capture_and_mixed_with_logs(shared, tmp_path):
     logs = shared / "corpus" / "asterisk20" / "dev2_alwaysauthreject_yes"
     got, _ = scan(str(pcap), str(logs / "messages.gz"), str(logs / "security.gz"))
     assert set(got) >= HEP_ATTACKERS["dev2_alwaysauthreject_yes"] and not set(got) & LEGIT
+
+
+# --- the wire detector, pure ------------------------------------------------------------------------
+
+def _req(t: float, ip: str, method: str = "REGISTER", account: str = "1001", digest: bool = False,
+         transport: str = "udp", target: str | None = None):
+    from sipwarden.events import Event, Kind
+    return Event(t, ip, Kind.REQUEST, port=5060, transport=transport, method=method, account=account,
+                 target=target, detail="digest" if digest else None, origin="wire")
+
+
+def _resp(t: float, ip: str, kind, account: str = "1001"):
+    from sipwarden.events import Event
+    return Event(t, ip, kind, port=5060, transport="udp", method="REGISTER", account=account, origin="wire")
+
+
+def test_wire_detector_phone_office_and_attackers():
+    from sipwarden.detect.engine import Engine
+    from sipwarden.events import Kind
+    e = Engine()
+    evs = []
+    for i in range(200):  # a phone re-registering every 30 s for 100 minutes; 20 phones behind one NAT
+        t = i * 30.0
+        for p in range(20):
+            ip, acct = "192.0.2.10", f"10{p:02d}"
+            evs += [_req(t + p * 0.05, ip, account=acct), _resp(t + p * 0.05 + 0.01, ip, Kind.CHALLENGE_SENT, acct),
+                    _req(t + p * 0.05 + 0.02, ip, account=acct, digest=True),
+                    _resp(t + p * 0.05 + 0.03, ip, Kind.AUTH_OK, acct)]
+    for ev in evs:
+        assert e.feed(ev) == [], ev
+    # a flood: 30 REGISTERs in a second
+    out = [v for i in range(30) for v in e.feed(_req(7000 + i / 30, "203.0.113.5", account=str(i % 3)))]
+    assert [(v.ip, v.reason, v.proven) for v in out] == [("203.0.113.5", "flood", False)]
+    # the same over TCP is proven
+    out = [v for i in range(30) for v in e.feed(_req(7000 + i / 30, "203.0.113.6", account="1", transport="tcp"))]
+    assert [(v.ip, v.proven) for v in out] == [("203.0.113.6", True)]
+    # one international INVITE is not enough, two are
+    assert e.feed(_req(7100, "203.0.113.7", "INVITE", "x", target="0097250000000")) == []
+    (v,) = e.feed(_req(7101, "203.0.113.7", "INVITE", "x", target="0097250000001"))
+    assert v.reason == "tollfraud"
+
+
+def test_wire_detector_stale_phone_and_network_flood():
+    from sipwarden.config import DetectConfig
+    from sipwarden.detect.engine import Engine
+    from sipwarden.events import Kind
+    e = Engine()
+    ip = "192.0.2.20"
+    e.feed(_req(0, ip)), e.feed(_resp(0.01, ip, Kind.CHALLENGE_SENT))
+    e.feed(_req(0.02, ip, digest=True)), e.feed(_resp(0.03, ip, Kind.AUTH_OK))
+    out = []
+    for i in range(1, 8):  # the password changed: 7 re-challenged digests, 30 s apart (counted 1/4)
+        t = i * 30.0
+        out += e.feed(_req(t, ip)) + e.feed(_resp(t + 0.01, ip, Kind.CHALLENGE_SENT))
+        out += e.feed(_req(t + 0.02, ip, digest=True)) + e.feed(_resp(t + 0.03, ip, Kind.CHALLENGE_SENT))
+    assert out == []
+    # 20 sources of one /24 at 20 requests/s each: no single source is a flood, the network is
+    e = Engine(DetectConfig(wire_net_requests=300))
+    out = [v for i in range(400) for v in e.feed(_req(i / 200, f"198.51.100.{i % 20}", account="1"))]
+    nets = [v for v in out if "/" in v.ip]
+    assert [v.ip for v in nets] == ["198.51.100.0/24"]
+
+
+def test_policy_shortens_unproven_bans():
+    from sipwarden.addr import AddressSet
+    from sipwarden.config import BanConfig
+    from sipwarden.events import Reason, Verdict
+    from sipwarden.policy import Policy
+    p = Policy(BanConfig(bantime=600, unproven_factor=0.25), AddressSet())
+    assert p.decide(Verdict("203.0.113.1", Reason.FLOOD, 0, 1), 0, False).duration == 600
+    d = p.decide(Verdict("203.0.113.1", Reason.FLOOD, 0, 1, proven=False), 0, False)
+    assert d.duration == 150 and "unproven" in d.why
+
+
+# --- AMI client against a tiny real AMI server ------------------------------------------------------
+
+AMI_ATTACKERS = {"127.0.1.20", "127.0.1.21", "127.0.1.22", "127.0.1.30", "127.0.1.31", "127.0.1.32", "127.0.1.40",
+                 "127.0.1.50"}
+
+
+class AmiServer:
+    """Asterisk-like enough: banner, a Login checked for user and secret, then the corpus stream.
+    The first session is cut in the middle of the stream (to exercise reconnecting); later sessions
+    send the rest, as a manager sends what happens after a reconnect."""
+
+    def __init__(self, data: bytes, secret: str = "s3cret") -> None:
+        body = data.split(b"\r\n", 1)[1]  # the corpus: banner, its own login response, then events
+        self.events = body.split(b"\r\n\r\n", 1)[1]
+        self.secret = secret
+        self.cut = len(self.events) // 2
+        self.sessions = 0
+        self.logins: list[str] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
+        self.logins.append(fields.get("Username", ""))
+        if fields.get("Secret") != self.secret:
+            writer.write(f"Response: Error\r\nActionID: {fields.get('ActionID')}\r\nMessage: Authentication "
+                         "failed\r\n\r\n".encode())
+            await writer.drain()
+            writer.close()
+            return
+        writer.write(f"Response: Success\r\nActionID: {fields.get('ActionID')}\r\nMessage: Authentication "
+                     "accepted\r\n\r\n".encode())
+        part = self.events[:self.cut] if self.sessions == 1 else self.events[self.cut:]
+        for i in range(0, len(part), 4096):
+            writer.write(part[i:i + 4096])
+            await writer.drain()
+        if self.sessions == 1:
+            writer.close()  # the manager restarts
+            return
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):  # stay up, answer nothing (Pings are only written)
+                pass
+        writer.close()
+
+
+def test_ami_client_logs_in_reconnects_and_finds_attackers(shared):
+    from sipwarden.detect.engine import Engine
+    from sipwarden.sources.ami_client import AmiClient
+
+    data = gzip.decompress((shared / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no" / "ami.txt.gz").read_bytes())
+    srv = AmiServer(data)
+    engine = Engine()
+    got: list = []
+
+    def handle(events: list) -> None:
+        got.extend(events)
+        engine.feed_many(events)
+
+    async def main() -> AmiClient:
+        server = await asyncio.start_server(srv.serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        bad = AmiClient("127.0.0.1", port, "secmon", "wrong", handle, ping=1.0, backoff=0.05, max_backoff=0.2)
+        task = asyncio.create_task(bad.run())
+        deadline = time.monotonic() + 5
+        while bad.errors < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        assert bad.connects == 0 and "login refused" in (bad.last_error or "")
+        srv.sessions = 0
+        client = AmiClient("127.0.0.1", port, "secmon", "s3cret", handle, ping=1.0, backoff=0.05, max_backoff=0.2)
+        task = asyncio.create_task(client.run())
+        deadline = time.monotonic() + 20
+        while not (client.connects == 2 and client.connected and {v.ip for v in engine.report()} >= AMI_ATTACKERS):
+            assert time.monotonic() < deadline, (client.connects, client.last_error, len(got))
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(IDLE_WAIT)
+        task.cancel()
+        server.close()
+        return client
+
+    client = asyncio.run(main())
+    assert srv.sessions == 2 and client.events == len(got) > 6000
+    assert client.errors == 1  # the one cut session
+    verdicts = {v.ip for v in engine.report()}
+    assert verdicts >= AMI_ATTACKERS and not verdicts & LEGIT
+    assert any(e.detail and "repeated RemoteAddress" in e.detail and e.ip == "127.0.1.50" for e in got)
+
+
+IDLE_WAIT = 0.6  # a little more than ami_client.IDLE: the held-back last event is released
+
+
+def test_daemon_reads_ami(shared, tmp_path):
+    import threading
+    data = gzip.decompress((shared / "corpus" / "asterisk20" / "dev2_alwaysauthreject_yes" / "ami.txt.gz").read_bytes())
+    srv = AmiServer(data)
+    srv.sessions = 1  # one session with the whole stream
+    srv.cut = 0
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict = {}
+
+    async def up() -> None:
+        box["server"] = await asyncio.start_server(srv.serve, "127.0.0.1", 0)
+        started.set()
+
+    t = threading.Thread(target=lambda: (loop.run_until_complete(up()), loop.run_forever()), daemon=True)
+    t.start()
+    assert started.wait(5)
+    port = box["server"].sockets[0].getsockname()[1]
+    want = {"127.0.1.21", "127.0.1.22", "127.0.1.30", "127.0.1.31", "127.0.1.32", "127.0.1.40", "127.0.1.50"}
+    try:
+        with daemon(tmp_path, "--ami", f"127.0.0.1:{port}", "--ami-user", "secmon", "--ami-secret", "s3cret") as d:
+            d.wait(lambda: d.bans() >= want, "AMI attackers banned")
+            w = d.wire()
+            assert w["ami_connected"] is True and w["ami_events"] > 6000
+            assert not d.bans() & LEGIT
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(5)

@@ -3,8 +3,9 @@
 Where logs show failures, the wire shows every request, so it sees attacks the PBX answers
 alike (alwaysauthreject, PJSIP challenging everything):
 
-- request rate per source and method, like Kamailio's pike (default 30 in 2 s; a phone sends
-  2 REGISTERs per re-registration, an office NAT a few per second), and per /24 or /64 when
+- request rate per source and method, like Kamailio's pike (default 30 in 2 s, not counting
+  digest answers: a phone sends one such REGISTER per re-registration; a source with logins,
+  an office NAT, may send stale_factor times more), and per /24 or /64 when
   two or more of its sources together pass `wire_net_requests` (a network a successful login
   came from is never banned whole);
 - distinct accounts tried in requests that never carried a digest answer, from a source that
@@ -102,10 +103,12 @@ class WireDetector:
         if ev.fingerprint is not None and cfg.fingerprints:
             found = (Reason.SCANNER, f"attack tool fingerprint: {ev.fingerprint}")
         method = ev.method or "?"
-        n = src.window("wire " + method, ev.origin, cfg.wire_window).add(t)
-        if found is None and n >= cfg.wire_requests:
-            found = (Reason.FLOOD, f"{n} {method} requests within {cfg.wire_window:g}s")
         digest = ev.detail == "digest"
+        if not digest:  # a digest answer is the second half of an exchange already counted
+            n = src.window("wire " + method, ev.origin, cfg.wire_window).add(t)
+            limit = cfg.wire_requests * (cfg.stale_factor if src.ok_accounts else 1)
+            if found is None and n >= limit:
+                found = (Reason.FLOOD, f"{n} {method} requests within {cfg.wire_window:g}s")
         if ev.account is not None:
             self._pend(src.ip, ev.account, t if digest else None)
         if digest:
