@@ -429,3 +429,24 @@ def test_daemon_reads_ami(shared, tmp_path):
     finally:
         loop.call_soon_threadsafe(loop.stop)
         t.join(5)
+
+
+def test_capture_frames_parse_udp_tcp_and_skip_junk():
+    from sipwarden.sources.live_capture import Frames, sip_filter
+    eth = b"\x00" * 12
+    msg = b"REGISTER sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+
+    def v4(proto: int, l4: bytes) -> bytes:
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0, socket.inet_aton("198.18.0.66"),
+                          socket.inet_aton("198.18.0.1"))
+        return eth + b"\x08\x00" + hdr + l4
+
+    udp = struct.pack("!HHHH", 5062, 5060, 8 + len(msg), 0) + msg
+    tcp = struct.pack("!HHIIBBHHH", 40000, 5060, 1, 0, 5 << 4, 0x18, 65535, 0, 0)
+    f = Frames()
+    assert f.packets(v4(17, udp), 1.0) == [(1.0, "198.18.0.66", 5062, "198.18.0.1", 5060, "udp", msg)]
+    assert f.packets(v4(6, tcp + msg[:30]), 2.0) == []  # a message split across segments...
+    assert f.packets(v4(6, tcp + msg[30:]), 2.1)[0][5:] == ("tcp", msg)  # ...is joined
+    for junk in (b"", b"\x00" * 33, v4(17, b"\x00\x01"), eth + b"\x86\xdd" + b"\xff" * 60, v4(17, udp[:8] + b"junk")):
+        assert f.packets(junk, 3.0) == []
+    assert len(sip_filter([5060])) < len(sip_filter([5060, 5061])) and sip_filter([])[-1] == (6, 0, 0, 0)

@@ -142,7 +142,8 @@ class Daemon:
         os.chmod(sock, 0o600)
         self._read_all()  # anything written between open and watch
         from .sources.wire_runtime import for_config
-        self.wire = for_config(self.cfg, self._handle)  # HEP, live capture, AMI (none by default)
+        self.wire = for_config(self.cfg, self._handle,  # HEP, live capture, AMI (none by default)
+                               lambda ip: getattr(self.engine.sources.get(ip), "verdict", None) is not None)
         await self.wire.start()
         housekeeping = asyncio.create_task(self._housekeeping())
         try:

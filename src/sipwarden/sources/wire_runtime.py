@@ -25,8 +25,9 @@ log = logging.getLogger("sipwarden")
 
 class WireSources:
     def __init__(self, cfg: WireConfig, handle: Callable[[list[Event]], None], pbx: set[str] | frozenset[str],
-                 clock: Callable[[], float] = time.time) -> None:
+                 decided: Callable[[str], bool] | None = None, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
+        self.decided = decided  # already banned: a capture skips its packets (the firewall drops them)
         self.handle = handle
         self.clock = clock
         self.intake = WireIntake(frozenset(pbx), cfg.hep_password)
@@ -58,7 +59,7 @@ class WireSources:
         for iface in self.cfg.capture:
             from .live_capture import Capture
             try:
-                c = Capture(iface, self.cfg.capture_ports, loop, self._packets)
+                c = Capture(iface, self.cfg.capture_ports, loop, self._packets, self.decided)
                 c.start()
                 self.captures.append(c)
                 log.info("capturing SIP on %s", iface)
@@ -124,16 +125,18 @@ class WireSources:
             "ami_connected": bool(self.ami is not None and self.ami.connected),
             "hep_udp_drops": sum(d for d in udp_drops if d is not None),
             "hep_queue_drops": sum(r.queue_drops for r in self.udp) + sum(cap.queue_drops for cap in self.captures),
+            "capture_skipped_banned": sum(cap.skipped_banned for cap in self.captures),
             "pbx_addresses": sorted(self.intake.servers),
             "errors": list(self.errors),
         }
 
 
-def for_config(cfg, handle: Callable[[list[Event]], None]) -> WireSources:  # noqa: ANN001 - a config.Config
+def for_config(cfg, handle: Callable[[list[Event]], None],  # noqa: ANN001 - a config.Config
+               decided: Callable[[str], bool] | None = None) -> WireSources:
     """WireSources for a daemon config; the PBX is the configured addresses plus the host's own."""
     from ..addr import normalize
     pbx = {a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a}
     if cfg.whitelist.host_addresses:
         from ..hostaddrs import host_addresses
         pbx.update(host_addresses())
-    return WireSources(cfg.wire, handle, pbx)
+    return WireSources(cfg.wire, handle, pbx, decided)
