@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sipwarden import scan as scan_mod
 from sipwarden.config import Config
 from sipwarden.parsers.bulk import BulkParser
 from sipwarden.parsers.logstream import MAX_LINE, LogParser
@@ -113,3 +114,69 @@ def test_hostile_stream_same_events(seed: int) -> None:
     want = by_line(text)
     for size in (rng.randrange(1, 50), rng.randrange(50, 3000), 1 << 20):
         assert in_bulk(text, size) == want, size
+
+
+# The multi-process path (scan.py: a forked worker parses the second range of a big plain file).
+
+def _parallel(path: Path, share: float, monkeypatch: pytest.MonkeyPatch) -> tuple[list, dict]:
+    monkeypatch.setattr(scan_mod, "MAIN_SHARE", share)
+    counter: dict = {}
+    events = list(file_events(open_log(str(path)), Config(), counter, parallel_min=1))
+    _used.append(counter.pop("workers", 0))
+    return events, counter
+
+
+_used: list[int] = []  # per _parallel call: did a worker's result count (else this process read it all)
+
+
+def _serial(path: Path) -> tuple[list, dict]:
+    counter: dict = {}
+    return list(file_events_by_line(open_log(str(path)), Config(), counter)), counter
+
+
+def test_corpus_same_events_parallel(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _used.clear()
+    for f in _corpus(shared):
+        if f.suffix == ".gz":  # compressed files are read by one process; give the worker the text
+            plain = tmp_path / f.with_suffix("").name
+            plain.write_bytes(gzip.decompress(f.read_bytes()))
+            f = plain
+        want = _serial(f)
+        for share in (0.1, 0.4, 0.77):
+            assert _parallel(f, share, monkeypatch) == want, (f, share)
+    assert sum(_used) >= 6, _used  # the worker path did run (security logs alone offer no cut)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_hostile_stream_same_events_parallel(seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    lines = _hostile_lines(rng, 3000, 0.15 if seed % 3 == 0 else 0.01)
+    ends = ["\n"] * 200 + ["\r\n", "\r"] if seed % 4 == 1 else ["\n"]
+    text = "".join(line + rng.choice(ends) for line in lines)
+    if seed % 2:
+        text = text.rstrip("\r\n")
+    path = tmp_path / "h.log"
+    path.write_bytes(text.encode() + (b"\xff\xfe junk\n" if seed % 3 == 1 else b""))
+    want = _serial(path)
+    _used.clear()
+    for share in (0.2, 0.5, rng.random()):
+        assert _parallel(path, share, monkeypatch) == want, share
+    assert any(_used)
+
+
+def test_parallel_falls_back_on_year_rollover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Year-less stamps that roll over Dec -> Jan in the second range: the worker's clock cannot know
+    the year, so this process reads that range itself (same events, no worker result used)."""
+    lines = []
+    for month, day in (("Nov", 30), ("Dec", 31), ("Jan", 1), ("Jan", 2)):
+        for i in range(300):
+            lines.append(MSG.format(s=i % 60, acct="100", ip=i % 20).replace(
+                "[2026-11-24 12:00:", f"[{month} {day:2d} 12:{i // 60:02d}:"))
+    path = tmp_path / "roll.log"
+    path.write_text("\n".join(lines) + "\n")
+    want = _serial(path)
+    assert len({e.time for e in want[0]}) > 100
+    _used.clear()
+    for share in (0.3, 0.6, 0.9):
+        assert _parallel(path, share, monkeypatch) == want, share
+    assert _used[0] == 0 and _used[2] == 1  # the rollover is in the second range unless the cut is past it

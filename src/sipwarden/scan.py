@@ -7,21 +7,29 @@ are merged by time. The same engine the daemon runs decides.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import heapq
 import io
+import itertools
+import marshal
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from .config import Config
 from .detect.engine import Engine
-from .events import Event, Verdict
+from .events import Event, Kind, Verdict
 from .parsers.bulk import BulkParser
+from .parsers.logstream import MAX_JOIN
 from .sources.logfile import LogFile, SourceError
 from .timefmt import Clock, tz_from_name
 
+_new = tuple.__new__
 REORDER_SLACK = 30.0  # seconds an event may arrive late (in file order) and still be placed right
 
 
@@ -73,8 +81,23 @@ def _parser(log: LogFile, cfg: Config) -> BulkParser:
     return BulkParser(Clock(log.year, tz_from_name(cfg.log.timezone), not_after), file=log.path)
 
 
-def file_batches(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[list[Event]]:
-    """Events of one log file, in file order, a chunk's worth at a time (see parsers/bulk.py)."""
+def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
+                 parallel_min: int | None = None) -> Iterator[list[Event]]:
+    """Events of one log file, in file order, a chunk's worth at a time (see parsers/bulk.py).
+
+    A big plain file is split among processes (`_ranges`); `parallel_min` overrides the size from
+    which it is (tests force small files through that path).
+    """
+    if parallel_min is None:
+        parallel_min = PARALLEL_MIN
+    if (log.path != "-" and not log.path.endswith(".gz") and log.size >= parallel_min and hasattr(os, "fork")
+            and (os.cpu_count() or 1) > 1):
+        yield from _parallel_batches(log, cfg, counter, min(CUT_SEARCH, log.size // 4))
+        return
+    yield from _serial_batches(log, cfg, counter)
+
+
+def _serial_batches(log: LogFile, cfg: Config, counter: dict | None) -> Iterator[list[Event]]:
     bulk = _parser(log, cfg)
     for chunk in _chunks(log):
         evs = bulk.feed(chunk)
@@ -88,10 +111,196 @@ def file_batches(log: LogFile, cfg: Config, counter: dict | None = None) -> Iter
         counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized
 
 
-def file_events(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
+def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
+                parallel_min: int | None = None) -> Iterator[Event]:
     """Events of one log file, in file order."""
-    for evs in file_batches(log, cfg, counter):
+    for evs in file_batches(log, cfg, counter, parallel_min):
         yield from evs
+
+
+# Parallel parsing of a big plain file -------------------------------------------------------------
+#
+# The file is cut at a line start into two ranges; a forked worker parses the second (its own
+# BulkParser, line numbers counted from the cut) and spools its events to an unlinked temporary
+# file as marshalled tuples, while this process parses the first range and runs the engine on it.
+# Then the spool is read back, line numbers shifted: the events and their order are those of one
+# parser over the whole file, because
+# - the cut is placed where no "SecurityEvent=" occurs in the CUT_QUIET lines before it, so the
+#   line parser holds nothing there (no window, no split event being reassembled): its only
+#   state is the clock, and
+# - the worker's result is used only if the clock state it started from (file year, no month
+#   seen, no last time) cannot differ from the one this process has at the cut, and its own year
+#   never changed (no Dec->Jan rollover or mtime correction in it); else this process reads the
+#   second range itself, continuing its own parser (exact, just not parallel).
+# Memory stays bounded: the spool is on disk and read back one batch at a time.
+
+PARALLEL_MIN = 8 << 20  # bytes: below this, starting a process costs more than it saves
+MAIN_SHARE = 0.4  # this process also runs the engine, so it takes the smaller range (tuned on 2 cores)
+CUT_QUIET = 2 * MAX_JOIN + 1  # lines before a cut without any security event text
+CUT_SEARCH = 1 << 20  # bytes after the target in which to look for a cut
+_SPOOL_BATCH = 4096  # events per marshalled record
+
+
+def _cut(path: str, target: int, search: int) -> int | None:
+    """A byte offset > target where the second range may start (see above), or None if none is near."""
+    with open(path, "rb") as fh:
+        fh.seek(target)
+        block = fh.read(search)
+    ends: list[int] = []  # offsets just after each newline in block
+    pos = block.find(b"\n")
+    while pos >= 0 and pos + 1 < len(block):
+        ends.append(pos + 1)
+        if len(ends) > CUT_QUIET and block.find(b"SecurityEvent=", ends[-CUT_QUIET - 1], pos + 1) < 0:
+            return target + pos + 1
+        pos = block.find(b"\n", pos + 1)
+    return None
+
+
+def _range_text(fh: BinaryIO, start: int, end: int) -> Iterator[str]:
+    """The text of bytes [start, end) decoded as `_chunks` does (a range starts after a newline)."""
+    dec = codecs.getincrementaldecoder("utf-8")("replace")
+    fh.seek(start)
+    left = end - start
+    while left > 0:
+        raw = fh.read(min(CHUNK, left))
+        if not raw:
+            break
+        left -= len(raw)
+        yield dec.decode(raw)
+    tail = dec.decode(b"", True)
+    if tail:
+        yield tail
+
+
+def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> None:
+    """Parse one range into the spool: batches of tuples (Kind as str, no file), then a status tuple."""
+    bulk = _parser(log, cfg)
+    year0 = bulk.clock.year
+    kinds = {k: k.value for k in Kind}
+    timeless_first = False  # an event without time before any with: it may have used the clock's `last`
+    timed = False
+    batch: list[tuple] = []
+    with open(log.path, "rb") as fh:
+        for evs in itertools.chain(map(bulk.feed, _range_text(fh, start, end)), _closing(bulk)):
+            if not timed:
+                for e in evs:
+                    if e[0] is not None:
+                        timed = True
+                        break
+                    timeless_first = True
+            batch.extend([(e[0], e[1], kinds[e[2]]) + e[3:13] + (e[14],) for e in evs])
+            if len(batch) >= _SPOOL_BATCH:
+                _record(out, batch)
+                batch = []
+    if batch:
+        _record(out, batch)
+    _record(out, (bulk.parser.lines, bulk.parser.oversized, bulk.clock.year == year0, timeless_first))
+    out.flush()
+
+
+def _record(out: BinaryIO, obj: list | tuple) -> None:
+    """One length-prefixed marshal record (`marshal.load` on a file reads object by object: slow)."""
+    data = marshal.dumps(obj)
+    out.write(len(data).to_bytes(4, "little"))
+    out.write(data)
+
+
+def _records(spool: BinaryIO) -> Iterator[list | tuple]:
+    read = spool.read
+    while len(head := read(4)) == 4:
+        yield marshal.loads(read(int.from_bytes(head, "little")))
+
+
+def _closing(bulk: BulkParser) -> Iterator[list[Event]]:
+    yield bulk.close()  # lazily: after the last feed
+
+
+def _spawn(log: LogFile, cfg: Config, start: int, end: int) -> tuple[int, BinaryIO]:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _parallel_batches
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        code = 1
+        try:
+            _worker(log, cfg, start, end, spool)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid, spool
+
+
+def _spool_status(spool: BinaryIO) -> tuple | None:
+    """The worker's status record (lines, oversized, year kept, timeless first): the last one."""
+    end = spool.seek(0, os.SEEK_END)
+    pos = 0
+    spool.seek(0)
+    try:
+        while pos + 4 <= end:
+            n = int.from_bytes(spool.read(4), "little")
+            if pos + 4 + n == end:
+                rec = marshal.loads(spool.read(n))
+                spool.seek(0)
+                return rec if isinstance(rec, tuple) and len(rec) == 4 else None
+            pos = spool.seek(n, os.SEEK_CUR)
+    except (EOFError, ValueError, TypeError):
+        pass
+    return None
+
+
+def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: int) -> Iterator[list[Event]]:
+    cut = _cut(log.path, int(log.size * MAIN_SHARE), search)
+    if cut is None:
+        yield from _serial_batches(log, cfg, counter)
+        return
+    bulk = _parser(log, cfg)
+    year0 = bulk.clock.year
+    pid, spool = _spawn(log, cfg, cut, log.size)
+    extra = (0, 0)
+    used = False
+    try:
+        with open(log.path, "rb") as fh:
+            log._fh = fh  # for the progress bar
+            for chunk in _range_text(fh, 0, cut):
+                evs = bulk.feed(chunk)
+                if evs:
+                    yield evs
+            _, status = os.waitpid(pid, 0)
+            pid = 0
+            st = _spool_status(spool) if status == 0 else None
+            clock = bulk.clock
+            usable = (st is not None and st[2] and clock.year == year0 and clock._last_month != 12
+                      and (clock.last is None or not st[3]))
+            if usable:
+                evs = bulk.close()
+                if evs:
+                    yield evs
+                first = bulk.parser.lines
+                file = log.path
+                kinds = {k.value: k for k in Kind}
+                for rec in _records(spool):
+                    if isinstance(rec, tuple):
+                        break
+                    yield [_new(Event, (t[0], t[1], kinds[t[2]]) + t[3:13] + (file, t[13] + first)) for t in rec]
+                extra = (st[0], st[1])
+                used = True
+            else:  # read the second range here, continuing this parser: exact, just not parallel
+                for chunk in _range_text(fh, cut, log.size):
+                    evs = bulk.feed(chunk)
+                    if evs:
+                        yield evs
+                evs = bulk.close()
+                if evs:
+                    yield evs
+    finally:
+        log._fh = None
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        spool.close()
+    if counter is not None:
+        if used:
+            counter["workers"] = counter.get("workers", 0) + 1  # ranges read by a worker (tests look)
+        counter["lines"] = counter.get("lines", 0) + bulk.parser.lines + extra[0]
+        counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized + extra[1]
 
 
 def file_events_by_line(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
