@@ -173,13 +173,12 @@ def _range_text(fh: BinaryIO, start: int, end: int) -> Iterator[str]:
 
 
 def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> None:
-    """Parse one range into the spool: batches of tuples (Kind as str, no file), then a status tuple."""
+    """Parse one range into the spool: batches of events in columns (`_columns`), then a status tuple."""
     bulk = _parser(log, cfg)
     year0 = bulk.clock.year
-    kinds = {k: k.value for k in Kind}
     timeless_first = False  # an event without time before any with: it may have used the clock's `last`
     timed = False
-    batch: list[tuple] = []
+    batch: list[Event] = []
     with open(log.path, "rb") as fh:
         for evs in itertools.chain(map(bulk.feed, _range_text(fh, start, end)), _closing(bulk)):
             if not timed:
@@ -188,14 +187,24 @@ def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> N
                         timed = True
                         break
                     timeless_first = True
-            batch.extend([(e[0], e[1], kinds[e[2]]) + e[3:13] + (e[14],) for e in evs])
+            batch.extend(evs)
             if len(batch) >= _SPOOL_BATCH:
-                _record(out, batch)
+                _record(out, _columns(batch))
                 batch = []
     if batch:
-        _record(out, batch)
+        _record(out, _columns(batch))
     _record(out, (bulk.parser.lines, bulk.parser.oversized, bulk.clock.year == year0, timeless_first))
     out.flush()
+
+
+_KINDS = list(Kind)
+_KIND_AT = {k: i for i, k in enumerate(_KINDS)}
+
+
+def _columns(evs: list[Event]) -> list:
+    """Events as marshal can write them (no Kind, no file): cheaper in columns than tuple by tuple."""
+    at = _KIND_AT
+    return [[e[:2] for e in evs], [at[e[2]] for e in evs], [e[3:13] for e in evs], [e[14] for e in evs]]
 
 
 def _record(out: BinaryIO, obj: list | tuple) -> None:
@@ -275,11 +284,11 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
                     yield evs
                 first = bulk.parser.lines
                 file = log.path
-                kinds = {k.value: k for k in Kind}
+                kinds = _KINDS
                 for rec in _records(spool):
                     if isinstance(rec, tuple):
                         break
-                    yield [_new(Event, (t[0], t[1], kinds[t[2]]) + t[3:13] + (file, t[13] + first)) for t in rec]
+                    yield [_new(Event, a + (kinds[k],) + b + (file, n + first)) for a, k, b, n in zip(*rec, strict=True)]
                 extra = (st[0], st[1])
                 used = True
             else:  # read the second range here, continuing this parser: exact, just not parallel
