@@ -39,6 +39,9 @@ POLL = 5.0  # safety re-read of every file even when inotify is quiet
 HISTORY_BATCH = 50_000  # events kept in memory before a history write
 HISTORY_MAX_ROWS = 2_000_000
 HISTORY_DAYS = 14
+# Wire requests and plain responses are raw volume (tens of thousands a second in a flood, and a
+# history row costs ~25 us): verdicts keep their counts; the history keeps what was judged.
+WIRE_VOLUME = frozenset({"request", "response"})
 
 
 class Daemon:
@@ -212,7 +215,7 @@ class Daemon:
             if ev.time is None:  # journald lines carry no time: they happen now
                 ev = ev._replace(time=now)
             verdicts.extend(feed(ev))
-            if ev.ip is not None or ev.kind == "tamper":
+            if (ev.ip is not None and ev.kind not in WIRE_VOLUME) or ev.kind == "tamper":
                 self._history.append(ev)
         self.stats["events"] += len(events)
         if verdicts:

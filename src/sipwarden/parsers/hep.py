@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
 import struct
 import zlib
 from dataclasses import dataclass
@@ -193,6 +194,8 @@ def _v12(data: bytes) -> HepPacket:
 
 
 def _ip(raw: bytes) -> str:
+    if len(raw) == 4:  # the hot case: inet_ntop is canonical for IPv4 and 10x cheaper than ipaddress
+        return socket.inet_ntop(socket.AF_INET, raw)
     a = normalize(str(ipaddress.ip_address(raw)))
     if a is None:  # pragma: no cover - ip_address output always normalises
         raise HepError("bad address")

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Wire rates (issue 5): how many SIP messages one core parses and judges, and what the daemon's
+HEP collector keeps up with live.
+
+    .venv/bin/python bench/wire_rate.py offline [--capture PCAP] [--rounds N]
+    .venv/bin/python bench/wire_rate.py live [--rate 20000] [--seconds 10]
+
+offline: the capture's SIP payloads are loaded first (dpkt's reading is not what is measured), then
+run through WireIntake (parse + SIP->Event + PBX learning) and the Engine, `rounds` times with
+the times shifted so windows behave as in one long capture. Prints msg/s for parse only, for
+parse + events, and for the whole path, so the share of each stage shows.
+
+live: `sipwarden run --hep 127.0.0.1:PORT --backend dry-run` as a subprocess; a paced sender
+replays the corpus HEP datagrams at `rate`/s for `seconds`; then the daemon's own counters
+(hep_packets, kernel drops from /proc/net/udp, queue drops) are compared with what was sent.
+Nothing is silent: sent = counted + kernel drops + queue drops (+ anything still in flight).
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no"
+SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
+
+
+def offline(capture: Path, rounds: int) -> dict:
+    from sipwarden.detect.engine import Engine
+    from sipwarden.parsers.sip import parse_datagram
+    from sipwarden.parsers.wire import events_from_sip
+    from sipwarden.sources.pcap import read_capture
+    from sipwarden.sources.wire_intake import WireIntake
+
+    pkts = list(read_capture(capture, hep=False))
+    span = pkts[-1][0] - pkts[0][0] + 60
+    n = len(pkts) * rounds
+    out: dict = {"capture": str(capture), "messages": n}
+
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for p in pkts:
+            parse_datagram(p[6])
+    out["parse_only_msg_s"] = round(n / (time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        off = r * span
+        for t, src, sport, dst, dport, tr, payload in pkts:
+            events_from_sip(parse_datagram(payload), src, sport, dst, dport, t + off, tr, "wire",
+                            frozenset({"127.0.0.1"}))
+    out["parse_events_msg_s"] = round(n / (time.perf_counter() - t0))
+
+    intake, engine = WireIntake(frozenset({"127.0.0.1"})), Engine()
+    sip, feed = intake.sip, engine.feed
+    verdicts = 0
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        off = r * span
+        for t, src, sport, dst, dport, tr, payload in pkts:
+            for ev in sip(payload, src, sport, dst, dport, t + off, tr):
+                verdicts += len(feed(ev))
+    out["full_path_msg_s"] = round(n / (time.perf_counter() - t0))
+    out["verdicts"] = verdicts
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+        t.bind(("127.0.0.1", 0))
+        return t.getsockname()[1]
+
+
+def _status(state: str, tries: int = 20) -> dict:
+    """The daemon's status; retried while it is busy (its control socket answers between batches)."""
+    for _ in range(tries):
+        p = subprocess.run([SIPWARDEN, "status", "--json", "--state-dir", state], capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode == 0 and p.stdout.strip():
+            return json.loads(p.stdout)
+        print(f"status: {p.stderr.strip()}", file=sys.stderr)
+        time.sleep(0.5)
+    raise RuntimeError("the daemon never answered status")
+
+
+def live(rate: int, seconds: float) -> dict:
+    data = gzip.decompress((CORPUS / "hep.bin.gz").read_bytes())
+    grams, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from("!I", data, pos)
+        grams.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    port = _free_port()
+    tmp = tempfile.mkdtemp(prefix="sw-wire-bench-")
+    cfg = Path(tmp) / "sw.toml"
+    cfg.write_text('[ban]\nbackend = "dry-run"\n')
+    err = open(Path(tmp) / "daemon.err", "w")  # noqa: SIM115
+    proc = subprocess.Popen([SIPWARDEN, "run", "--config", str(cfg), "--state-dir", tmp, "--hep",
+                             f"127.0.0.1:{port}"], stdout=err, stderr=err)
+    try:
+        deadline = time.monotonic() + 15
+        while not (_status(tmp).get("running")):
+            assert time.monotonic() < deadline and proc.poll() is None, "daemon did not start"
+            time.sleep(0.1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sent, i = 0, 0
+        start = time.perf_counter()
+        tick = 0.001
+        per_tick = rate * tick
+        due = 0.0
+        while True:
+            el = time.perf_counter() - start
+            if el >= seconds:
+                break
+            due = el * rate
+            while sent < due:
+                s.sendto(grams[i], ("127.0.0.1", port))
+                i = (i + 1) % len(grams)
+                sent += 1
+            time.sleep(tick if per_tick >= 1 else 1 / rate)
+        send_s = time.perf_counter() - start
+        time.sleep(1.0)  # let the daemon finish what is queued
+        w = _status(tmp)["wire"]
+        ps = subprocess.run(["ps", "-o", "time=", "-p", str(proc.pid)], capture_output=True, text=True).stdout.strip()
+        accounted = w["hep_packets"] + w["hep_rejected"] + w["parse_errors"]
+        return {"rate_target": rate, "seconds": round(send_s, 2), "sent": sent, "sent_rate": round(sent / send_s),
+                "counted": accounted, "kernel_drops": w["hep_udp_drops"], "queue_drops": w["hep_queue_drops"],
+                "unaccounted": sent - accounted - w["hep_udp_drops"] - w["hep_queue_drops"],
+                "daemon_cpu_time": ps}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        err.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    o = sub.add_parser("offline")
+    o.add_argument("--capture", type=Path, default=CORPUS / "capture.pcap.gz")
+    o.add_argument("--rounds", type=int, default=10)
+    v = sub.add_parser("live")
+    v.add_argument("--rate", type=int, default=20_000)
+    v.add_argument("--seconds", type=float, default=10.0)
+    a = ap.parse_args()
+    res = offline(a.capture, a.rounds) if a.cmd == "offline" else live(a.rate, a.seconds)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
