@@ -79,11 +79,44 @@ class Clock:
         if text.startswith("[", pos):
             j = text.find("]", pos, end)
             if j > 0:
-                t = self._cache.get(text[pos:j + 1])
+                key = text[pos:j + 1]
+                t = self._cache.get(key)
+                if t is None and j - pos == 16:
+                    t = self._bracket_month(key)
                 if t is not None:
                     self.last = t
                     return t
         return self.line_time(text[pos:end])
+
+    def _bracket_month(self, key: str) -> float | None:
+        """`line_time` for Asterisk's default "[Nov 23 19:00:00]" without the regex, or None: use it.
+
+        A new second costs a zone-free sum on the hour's base (the hour is cached). Same state
+        changes as `_resolve` (year rollover, last month, cache), made only once the result is sure.
+        """
+        if not (key[4] == " " and key[7] == " " and key[10] == ":" and key[13] == ":" and key.isascii()):
+            return None
+        month = MONTHS.get(key[1:4])
+        day = key[5:7] if key[5] != " " else key[6]
+        hms = key[8:10] + key[11:13] + key[14:16]
+        if month is None or not day.isdecimal() or not hms.isdecimal():
+            return None
+        imi, isec = int(hms[2:4]), int(hms[4:])
+        if imi >= 60 or isec >= 60:
+            return None
+        year = self.year + 1 if self._last_month == 12 and month == 1 else self.year
+        base = self._hour(year, month, int(day), int(hms[:2]))
+        if base is None:
+            return None
+        t = base + imi * 60 + isec
+        if self.not_after is not None and t > self.not_after + 86400:
+            return None
+        self.year = year
+        self._last_month = month
+        if len(self._cache) > 8192:
+            self._cache.clear()
+        self._cache[key] = t
+        return t
 
     def _resolve(self, m: re.Match) -> float:
         g = m.groupdict()

@@ -15,6 +15,8 @@ from ..addr import split_hostport
 from ..events import Event, Kind
 from .fingerprints import scanner_in
 
+_new = tuple.__new__  # an Event from a full tuple: the keyword constructor costs more than the parse (hot lines)
+
 # chan_sip: Registration from '<To>' failed for 'ADDR' - REASON  (nothing attacker-made after ADDR)
 _SIP_REG_TAIL = re.compile(r"' failed for '(?P<addr>[^']+)' - (?P<reason>[A-Za-z][A-Za-z /()-]*?)\s*$")
 _SIP_REG_KINDS = {
@@ -84,8 +86,8 @@ def chan_sip_registration(msg: str) -> Event | None:
     hp = split_hostport(m.group("addr"), False)
     if hp is None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Registration line")
-    return Event(None, hp[0], kind, port=hp[1], service="SIP", account=_user(msg[start + 19:i]),
-                 method="REGISTER", detail=m.group("reason"))
+    return _new(Event, (None, hp[0], kind, hp[1], None, "SIP", _user(msg[start + 19:i]), None, "REGISTER", None, None,
+                        m.group("reason"), None, None, None))
 
 
 def pjsip_distributor(msg: str) -> Event | None:
@@ -123,8 +125,8 @@ def pjsip_distributor(msg: str) -> Event | None:
         if len(_FROM_SEEN) >= 4096:
             _FROM_SEEN.clear()
         info = _FROM_SEEN[frm] = (_user(frm), scanner_in(frm))
-    return Event(None, hp[0], _PJ_KINDS[reason], port=hp[1], service="PJSIP", method=h.group("method"),
-                 account=info[0], fingerprint=info[1], detail=reason)
+    return _new(Event, (None, hp[0], _PJ_KINDS[reason], hp[1], None, "PJSIP", info[0], None, h.group("method"), None,
+                        info[1], reason, None, None, None))
 
 
 _FROM_SEEN: dict[str, tuple[str | None, str | None]] = {}  # From -> (account, fingerprint)
@@ -147,8 +149,8 @@ def call_rejected(msg: str) -> Event | None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Call line")
     tr = c.group("tr")
     svc = "PJSIP" if "res_pjsip" in msg[:c.start()] or tr else "SIP"
-    return Event(None, hp[0], Kind.CALL_REJECTED, port=hp[1], transport=tr.lower() if tr else None, service=svc,
-                 method="INVITE", target=t.group("ext"), detail=f"extension not found in context '{t.group('ctx')}'")
+    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, t.group("ext"),
+                        "INVITE", None, None, f"extension not found in context '{t.group('ctx')}'", None, None, None))
 
 
 def iax2(msg: str) -> Event | None:
@@ -193,8 +195,8 @@ def freepbx_rejecting(msg: str) -> Event | None:
 def registered(msg: str) -> Event | None:
     m = _REGISTERED.search(msg)
     hp = split_hostport(m.group("addr"), True) if m else None
-    return Event(None, hp[0], Kind.AUTH_OK, port=hp[1], service="SIP", account=m.group("acct"),
-                 method="REGISTER", detail="Registered") if hp else None
+    return _new(Event, (None, hp[0], Kind.AUTH_OK, hp[1], None, "SIP", m.group("acct"), None, "REGISTER", None, None,
+                        "Registered", None, None, None)) if hp else None
 
 
 def pjproject_dropping(msg: str) -> Event | None:
