@@ -135,7 +135,7 @@ def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
 # Memory stays bounded: the spool is on disk and read back one batch at a time.
 
 PARALLEL_MIN = 8 << 20  # bytes: below this, starting a process costs more than it saves
-MAIN_SHARE = 0.4  # this process also runs the engine, so it takes the smaller range (tuned on 2 cores)
+MAIN_SHARE = 0.35  # this process also runs the engine and reads the spool: the smaller range (tuned on 2 cores)
 CUT_QUIET = 2 * MAX_JOIN + 1  # lines before a cut without any security event text
 CUT_SEARCH = 1 << 20  # bytes after the target in which to look for a cut
 _SPOOL_BATCH = 4096  # events per marshalled record
