@@ -109,3 +109,19 @@ def test_inotify_names_the_changed_file(tmp_path):
         assert w.changed() == {str(b)}
     finally:
         w.close()
+
+
+def test_budget_reads_a_backlog_in_slices_without_loss(tmp_path):
+    p = tmp_path / "log"
+    lines = [f"line {i} " + "x" * 90 for i in range(30_000)]  # about 3 MB
+    p.write_text("\n".join(lines) + "\n")
+    f = FollowedFile(str(p))
+    f.open()
+    got, slices = [], 0
+    while True:
+        got += texts(f.read(budget=1 << 20))
+        slices += 1
+        if not f.more:
+            break
+    assert slices >= 3
+    assert got == lines

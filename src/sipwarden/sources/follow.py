@@ -64,6 +64,7 @@ class FollowedFile:
         self._partial = b""
         self._hash = ""
         self._head = b""  # the first bytes as read, to see a copytruncate that grew past our offset
+        self.more = False  # the last read() stopped at its budget: more is waiting
         self.cut_lines = 0
         self.error: str | None = None  # last problem, for status (unreadable, missing)
 
@@ -141,13 +142,19 @@ class FollowedFile:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def read(self) -> list[tuple[int, str]]:
-        """New complete lines since the last call, following a rotation if one happened."""
+    def read(self, budget: int | None = None) -> list[tuple[int, str]]:
+        """New complete lines since the last call, following a rotation if one happened.
+
+        With a `budget` (bytes), stop after about that much and set `more`: a daemon that is far
+        behind then works through the backlog in slices and stays responsive in between.
+        """
+        self.more = False
         if self.fh is None:
             out = self.open()
-            return out + self._read_to_eof() if self.fh is not None else out
+            return out + self._read_to_eof(limit=budget) if self.fh is not None else out
         rotated = self._rotated()
-        out = self._read_to_eof() if rotated != "truncated" else []
+        out = self._read_to_eof(limit=budget) if rotated is None else (
+            self._read_to_eof() if rotated == "replaced" else [])
         if rotated == "truncated":
             log.info("%s: truncated in place (copytruncate); reading from the top", self.path)
             self.fh.seek(0)
@@ -169,14 +176,19 @@ class FollowedFile:
                 out += self._read_to_eof()
         return out
 
-    def _read_to_eof(self, final: bool = False) -> list[tuple[int, str]]:
+    def _read_to_eof(self, final: bool = False, limit: int | None = None) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
         fh = self.fh
         if fh is None:
             return out
+        taken = 0
         while True:
+            if limit is not None and taken >= limit:
+                self.more = True
+                break
             try:
-                data = fh.read(READ_CHUNK)
+                data = fh.read(READ_CHUNK if limit is None else min(READ_CHUNK, limit))
+                taken += len(data)
             except OSError as e:
                 self._fail(f"read error: {e.strerror}")
                 return out
