@@ -8,6 +8,7 @@ are merged by time. The same engine the daemon runs decides.
 from __future__ import annotations
 
 import codecs
+import gc
 import gzip
 import heapq
 import io
@@ -364,7 +365,21 @@ def merged(logs: list[LogFile], cfg: Config, counter: dict) -> Iterator[Event]:
         yield ev
 
 
+GC_YOUNG = 100_000  # allocations between young-generation collections during a scan (default 700)
+
+
 def run(logs: list[LogFile], cfg: Config, on_event: Callable[[Event], None] | None = None) -> ScanResult:
+    """Scan the logs. The cyclic GC runs less often meanwhile: a scan allocates an event tuple or more
+    per log line and makes next to no cycles, so default young collections cost 15-30% of the CPU."""
+    saved = gc.get_threshold()
+    gc.set_threshold(max(saved[0], GC_YOUNG), *saved[1:])
+    try:
+        return _run(logs, cfg, on_event)
+    finally:
+        gc.set_threshold(*saved)
+
+
+def _run(logs: list[LogFile], cfg: Config, on_event: Callable[[Event], None] | None) -> ScanResult:
     engine = Engine(cfg.detect, cfg.whitelist_set())
     counter: dict = {}
     feed = engine.feed
