@@ -537,3 +537,102 @@ class StreamFramer:
         self._buf.clear()
         self._scan = 0
         return SipParseError(reason)
+
+
+# --- the wire fast path ------------------------------------------------------------------------
+# A wire source reads six headers of a message and throws the rest away, so building the whole
+# SipMessage (every header split, canonicalised and stored) is most of its cost. `wire_fields`
+# reads just those six from the header block with two compiled regexes, and declines (None) any
+# message it cannot read *exactly* as `parse_datagram` would: non-ASCII or NUL bytes, bare LFs,
+# folded lines, header lines that are no `token:` line, too many lines, no blank line, a bad
+# Content-Length. The caller then takes the full parser, which accepts or rejects as before.
+# tests/test_wire_fast.py holds the two paths to identical events on every corpus message.
+
+_FAST_START = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP/2\.0|SIP/2\.0 ([1-6]\d\d)(?: (.*))?")
+# Every line after the start line a plain `token[ \t]*:value` line (possessive: linear on junk).
+_FAST_LINES = re.compile(r"(?:\r\n[A-Za-z0-9\-.!%*_+`'~]++[ \t]*+:[^\r\n]*+)*+")
+_FAST_HDR = re.compile(r"\r\n(from|f|to|t|cseq|user-agent|authorization|proxy-authorization|content-length|l)"
+                       r"[ \t]*:([^\r\n]*)", re.I)
+_FAST_SLOT = {"from": 0, "f": 0, "to": 1, "t": 1, "cseq": 2, "user-agent": 3, "authorization": 4,
+              "proxy-authorization": 5, "content-length": 6, "l": 6}
+
+WireFields = tuple[str | None, str | None, int | None, str | None,
+                   str | None, str | None, str | None, str | None, str | None]
+"""(method, uri, status, reason, From, To, CSeq, User-Agent, Authorization or Proxy-Authorization):
+the start line and the first value of each header, stripped, as `SipMessage` holds them."""
+
+
+def wire_fields(data: bytes) -> WireFields | None:
+    """The fields the wire mapping reads, or None: "ask `parse_datagram`" (never an error)."""
+    if len(data) > MAX_MESSAGE:
+        return None
+    end = data.find(b"\r\n\r\n")
+    if end <= 0:
+        return None
+    head_b = data[:end]
+    if not head_b.isascii() or b"\x00" in head_b or head_b.count(b"\n") > MAX_HEADERS:
+        return None
+    head = head_b.decode("ascii")
+    if head.count("\n") != head.count("\r\n"):
+        return None
+    nl = head.find("\r\n")
+    if nl < 0:
+        nl = len(head)
+    elif _FAST_LINES.fullmatch(head, nl) is None:
+        return None
+    m = _FAST_START.fullmatch(head, 0, nl)
+    if m is None:
+        return None
+    method, uri, st, reason = m.groups()
+    if st is None:
+        method = method.upper()
+        status = None
+    else:
+        status = int(st)
+        reason = reason or ""
+    vals: list[str | None] = [None] * 7
+    slot = _FAST_SLOT
+    for h in _FAST_HDR.finditer(head, nl):
+        name = h.group(1)
+        i = slot.get(name)
+        if i is None:
+            i = slot[name.lower()]
+        if vals[i] is None:
+            vals[i] = h.group(2).strip()
+    cl = vals[6]
+    if cl is not None and (not cl.isdigit() or len(cl) > 9):
+        return None  # the full parser rejects it; let it say so
+    return (method, uri, status, reason, vals[0], vals[1], vals[2], vals[3], vals[4] or vals[5])
+
+
+def message_fields(msg: SipMessage) -> WireFields:
+    """`wire_fields` of a message the full parser read (the two must agree)."""
+    first = msg._first
+    return (msg.method, msg.uri, msg.status, msg.reason, first.get("from"), first.get("to"), first.get("cseq"),
+            first.get("user-agent"), first.get("authorization") or first.get("proxy-authorization"))
+
+
+def addr_user(value: str) -> str | None:
+    """`_name_addr(value).user`, with the common `<uri>;params` form read without the big regex."""
+    if value[:1] == "<":
+        gt = value.find(">")
+        if gt > 0:
+            uri = value[1:gt]
+            u = _URI.match(uri)
+            if u is None:
+                return None
+            user = u.group(1)
+            if user is None and uri[:4].lower() == "tel:":
+                return u.group(2).strip("[]") or None
+            return user
+    return _name_addr(value).user
+
+
+def cseq_method(value: str) -> str | None:
+    """The method of a CSeq value, as `SipMessage.cseq_method` reads it."""
+    return value.partition(" ")[2].strip().upper() or None
+
+
+def digest_of(value: str) -> tuple[str | None, str | None, bool]:
+    """(username, realm, has response=) of a credentials value (see `SipMessage.auth_user`)."""
+    return _digest(value)

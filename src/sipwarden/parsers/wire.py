@@ -24,41 +24,59 @@ from collections import OrderedDict
 
 from ..events import Event, Kind
 from .fingerprints import scanner_in
-from .sip import SipMessage
+from .sip import SipMessage, WireFields, addr_user, cseq_method, digest_of, message_fields
+from .sip import _uri_user as uri_user
 
 
 def events_from_sip(msg: SipMessage, src: str, sport: int, dst: str, dport: int, t: float, transport: str,
                     origin: str, server_addrs: frozenset[str] = frozenset()) -> list[Event]:
     """Events one SIP message says about the client side of its exchange (none about servers)."""
-    if msg.is_request:
+    return events_from_fields(message_fields(msg), src, sport, dst, dport, t, transport, origin, server_addrs)
+
+
+_new = tuple.__new__  # Event(...) through NamedTuple's keyword __new__ costs twice as much
+
+
+def events_from_fields(f: WireFields, src: str, sport: int, dst: str, dport: int, t: float, transport: str,
+                       origin: str, server_addrs: frozenset[str] = frozenset(), mark_digest: bool = False,
+                       ) -> list[Event]:
+    """`events_from_sip` on the fields `wire_fields` / `message_fields` give (one mapping for both
+    paths). With `mark_digest`, a request answering a challenge gets detail "digest"."""
+    method, uri, status, reason, from_v, to_v, cseq_v, ua, auth = f
+    if status is None:  # a request
         if src in server_addrs:
             return []
-        method = msg.method
-        fr = msg.from_addr
-        fingerprint = scanner_in(msg.user_agent) or scanner_in(msg.header("from"))
-        account = msg.auth_user or fr.user
-        target = msg.uri_user if method == "INVITE" else None
-        return [Event(t, src, Kind.REQUEST, port=sport, transport=transport, service="SIP", account=account,
-                      target=target, method=method, user_agent=msg.user_agent, fingerprint=fingerprint,
-                      origin=origin)]
+        fingerprint = scanner_in(ua) or scanner_in(from_v)
+        if auth is not None:
+            account, _, answered = digest_of(auth)
+        else:
+            account, answered = None, False
+        if not account:
+            account = addr_user(from_v) if from_v is not None else None
+        target = uri_user(uri) if method == "INVITE" and uri is not None else None
+        return [_new(Event, (t, src, Kind.REQUEST, sport, transport, "SIP", account, target, method, ua, fingerprint,
+                             "digest" if answered and mark_digest else None, origin, None, None))]
     if dst in server_addrs:
         return []
-    status = msg.status or 0
-    cmethod = msg.cseq_method
+    cmethod = cseq_method(cseq_v) if cseq_v is not None else None
     kind = Kind.RESPONSE
     account = target = None
     if status in (401, 407):
-        kind, account = Kind.CHALLENGE_SENT, msg.from_user
+        kind = Kind.CHALLENGE_SENT
+        account = addr_user(from_v) if from_v is not None else None
     elif cmethod == "INVITE" and status in (403, 404):
-        kind, account, target = Kind.CALL_REJECTED, msg.from_user, msg.to_user
+        kind = Kind.CALL_REJECTED
+        account = addr_user(from_v) if from_v is not None else None
+        target = addr_user(to_v) if to_v is not None else None
     elif status == 403 and cmethod == "REGISTER":
-        kind, account = Kind.AUTH_FAILED, msg.to_user
+        kind, account = Kind.AUTH_FAILED, addr_user(to_v) if to_v is not None else None
     elif status == 404 and cmethod is not None and cmethod != "ACK":
-        kind, account = Kind.UNKNOWN_ACCOUNT, msg.to_user
+        kind, account = Kind.UNKNOWN_ACCOUNT, addr_user(to_v) if to_v is not None else None
     elif status == 200 and cmethod == "REGISTER":
-        kind, account = Kind.AUTH_OK, msg.to_user
-    return [Event(t, dst, kind, port=dport, transport=transport, service="SIP", account=account, target=target,
-                  method=cmethod, detail=f"{status} {msg.reason or ''}".rstrip(), origin=origin)]
+        kind, account = Kind.AUTH_OK, addr_user(to_v) if to_v is not None else None
+    detail = f"{status} {reason}".rstrip() if reason else str(status)
+    return [_new(Event, (t, dst, kind, dport, transport, "SIP", account, target, cmethod, None, None, detail, origin,
+                         None, None))]
 
 
 class ServerLearner:
@@ -91,9 +109,13 @@ class ServerLearner:
 
     def observe(self, msg: SipMessage, src: str, dst: str) -> bool:
         """Account for one message; True if it made `src` a newly learnt server."""
+        return self.observe_status(None if msg.is_request else (msg.status or 0), src, dst)
+
+    def observe_status(self, status: int | None, src: str, dst: str) -> bool:
+        """`observe` given only what it reads: the status (None for a request)."""
         if src in self._servers:
             return False
-        if msg.is_request:
+        if status is None:
             key = (src, dst)
             asked = self._asked
             if key in asked:
@@ -103,7 +125,6 @@ class ServerLearner:
                 if len(asked) > self.max_tracked:
                     asked.popitem(last=False)
             return False
-        status = msg.status or 0
         if status < 200 or (dst, src) not in self._asked:
             return False
         clients = self._cands.get(src)

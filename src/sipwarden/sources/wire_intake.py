@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ..events import Event
 from ..parsers.hep import HepError, check_auth_key, decode_hep
-from ..parsers.sip import SipParseError, parse_datagram
-from ..parsers.wire import ServerLearner, events_from_sip
+from ..parsers.sip import SipParseError, message_fields, parse_datagram, wire_fields
+from ..parsers.wire import ServerLearner, events_from_fields
 
 FUTURE_SLACK = 60.0  # a HEP time further ahead of ours than this is replaced by ours
 
@@ -27,19 +27,18 @@ class WireIntake:
     def sip(self, payload: bytes, src: str, sport: int, dst: str, dport: int, t: float, transport: str,
             origin: str = "wire") -> list[Event]:
         """Events of one SIP message seen between src and dst (either direction)."""
-        try:
-            msg = parse_datagram(payload)
-        except SipParseError:
-            self.counters["parse_errors"] += 1
-            return []
+        f = wire_fields(payload)  # the common message without building a SipMessage
+        if f is None:
+            try:
+                f = message_fields(parse_datagram(payload))
+            except SipParseError:
+                self.counters["parse_errors"] += 1
+                return []
         self.counters["sip_messages"] += 1
         learner = self.learner
-        if learner is not None and learner.observe(msg, src, dst):
+        if learner is not None and learner.observe_status(f[2], src, dst):
             self.servers = learner.servers
-        evs = events_from_sip(msg, src, sport, dst, dport, t, transport, origin, self.servers)
-        if evs and msg.is_request and msg.has_digest_response:  # answers a challenge: not a first packet
-            evs[0] = evs[0]._replace(detail="digest")
-        return evs
+        return events_from_fields(f, src, sport, dst, dport, t, transport, origin, self.servers, True)
 
     def hep(self, datagram: bytes, now: float) -> list[Event]:
         """Events of one HEP datagram; `now` is the receive time (used when HEP carries none)."""
