@@ -130,3 +130,13 @@ def test_mutated(base, edits):
         p = pos % (len(data) + 1)
         data[p:p] = chunk
     check(bytes(data))
+
+
+@pytest.mark.parametrize("value", [
+    '<sip:a@h>', '"A" <sip:a@h>;tag=1', '"A"\t<sip:a@h>', '"A"<tel:+49>', '"a\\"b" <sip:x@h>', '"A" sip:a@h',
+    '"A <sip:a@h>', '"" <sip:@h>', '<sip:h>', '<sips:u:pw@[::1]:5060>', 'B <sip:b@h>', '"A" <sip:a@h', '<>', '"',
+    '"A"  x <sip:a@h>', '<tel:>', '"\\\\" <sip:q@h>',
+])
+def test_addr_user(value):
+    from sipwarden.parsers.sip import _name_addr, addr_user
+    assert addr_user(value) == _name_addr(value).user
