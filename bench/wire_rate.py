@@ -7,8 +7,9 @@ HEP collector keeps up with live.
 
 offline: the capture's SIP payloads are loaded first (dpkt's reading is not what is measured), then
 run through WireIntake (parse + SIP->Event + PBX learning) and the Engine, `rounds` times with
-the times shifted so windows behave as in one long capture. Prints msg/s for parse only, for
-parse + events, and for the whole path, so the share of each stage shows.
+the times shifted so windows behave as in one long capture. Prints msg/s for the full parser only,
+the wire fast path only (`wire_fields`), full parser + events, the whole path as the daemon runs
+it (fast path, learning, engine), and the whole path from the corpus HEP datagrams.
 
 live: `sipwarden run --hep 127.0.0.1:PORT --backend dry-run` as a subprocess; a paced sender
 replays the corpus HEP datagrams at `rate`/s for `seconds`; then the daemon's own counters
@@ -38,7 +39,7 @@ SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
 def offline(capture: Path, rounds: int) -> dict:
     from sipwarden.detect.engine import Engine
-    from sipwarden.parsers.sip import parse_datagram
+    from sipwarden.parsers.sip import parse_datagram, wire_fields
     from sipwarden.parsers.wire import events_from_sip
     from sipwarden.sources.pcap import read_capture
     from sipwarden.sources.wire_intake import WireIntake
@@ -53,6 +54,12 @@ def offline(capture: Path, rounds: int) -> dict:
         for p in pkts:
             parse_datagram(p[6])
     out["parse_only_msg_s"] = round(n / (time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for p in pkts:
+            wire_fields(p[6])
+    out["fast_fields_only_msg_s"] = round(n / (time.perf_counter() - t0))
 
     t0 = time.perf_counter()
     for r in range(rounds):
@@ -73,7 +80,27 @@ def offline(capture: Path, rounds: int) -> dict:
                 verdicts += len(feed(ev))
     out["full_path_msg_s"] = round(n / (time.perf_counter() - t0))
     out["verdicts"] = verdicts
+
+    grams = _hep_datagrams()
+    intake, engine = WireIntake(), Engine()
+    hep, feed = intake.hep, engine.feed
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for g in grams:
+            for ev in hep(g, 2e9):
+                feed(ev)
+    out["hep_full_path_msg_s"] = round(len(grams) * rounds / (time.perf_counter() - t0))
     return out
+
+
+def _hep_datagrams() -> list[bytes]:
+    data = gzip.decompress((CORPUS / "hep.bin.gz").read_bytes())
+    grams, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from("!I", data, pos)
+        grams.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return grams
 
 
 def _free_port() -> int:
@@ -95,12 +122,7 @@ def _status(state: str, tries: int = 20) -> dict:
 
 
 def live(rate: int, seconds: float) -> dict:
-    data = gzip.decompress((CORPUS / "hep.bin.gz").read_bytes())
-    grams, pos = [], 0
-    while pos < len(data):
-        (n,) = struct.unpack_from("!I", data, pos)
-        grams.append(data[pos + 4:pos + 4 + n])
-        pos += 4 + n
+    grams = _hep_datagrams()
     port = _free_port()
     tmp = tempfile.mkdtemp(prefix="sw-wire-bench-")
     cfg = Path(tmp) / "sw.toml"
