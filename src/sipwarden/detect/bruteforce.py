@@ -13,11 +13,11 @@ from .state import Source
 
 def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
     if ev.account is not None and ev.account in src.ok_accounts:
-        n = src.window("stale", ev.origin, cfg.findtime).add(t)
+        n = src.window("stale", ev.origin, cfg.findtime, cfg.bruteforce_maxretry * cfg.stale_factor).add(t)
         if n >= cfg.bruteforce_maxretry * cfg.stale_factor:
             return f"{n} failures in {cfg.findtime:g}s on account {ev.account} it had logged into"
         return None
-    n = src.window("fail", ev.origin, cfg.findtime).add(t)
+    n = src.window("fail", ev.origin, cfg.findtime, cfg.bruteforce_maxretry).add(t)
     if n >= cfg.bruteforce_maxretry:
         return f"{n} authentication failures within {cfg.findtime:g}s"
     return None

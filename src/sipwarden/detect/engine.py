@@ -14,7 +14,7 @@ from ..config import DetectConfig
 from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict
 from . import bruteforce, enumeration, flood, tollfraud
 from .distributed import Distributed
-from .state import MAX_ACCOUNTS_KEPT, Source
+from .state import Source
 from .wire import WireDetector
 
 SWEEP_EVERY = 8192  # events between sweeps of idle sources
@@ -74,10 +74,12 @@ class Engine:
         counts = src.counts
         kind = ev[2]
         counts[kind] = counts.get(kind, 0) + 1
-        src.origins.add(ev[12])
+        origin = ev[12]
+        if origin not in src.origins:
+            src.origins += (origin,)
         acct = ev[6] or ev[7]
-        if acct is not None and len(src.accounts) < MAX_ACCOUNTS_KEPT and acct not in src.accounts:
-            src.accounts.append(acct)
+        if acct is not None:
+            src.tried(acct)
         self._until_sweep -= 1
         if self._until_sweep <= 0:
             self._sweep()
@@ -93,7 +95,7 @@ class Engine:
         found: list[tuple[Reason, str]] = self.wire.note(src, ev, t)
         if kind is Kind.AUTH_OK:
             if ev.account is not None:
-                src.ok_accounts.add(ev.account)
+                src.login(ev.account)
             flood.answered(src, ev.origin)
             self.distributed.login(src.ip, t)
             return []

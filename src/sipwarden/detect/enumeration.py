@@ -8,7 +8,7 @@ from .state import Source
 
 
 def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
-    w = src.keyed("unknown", ev.origin, cfg.findtime)
+    w = src.keyed("unknown", ev.origin, cfg.findtime, max(cfg.enumeration_accounts, cfg.enumeration_maxretry))
     w.add(t, ev.account or "")
     if w.distinct >= cfg.enumeration_accounts:
         return f"{w.distinct} distinct unknown accounts tried within {cfg.findtime:g}s"

@@ -13,7 +13,7 @@ from .state import Source
 
 
 def challenge(src: Source, origin: str | None, t: float, cfg: DetectConfig) -> str | None:
-    n = src.window("chal", origin, cfg.flood_window).add(t)
+    n = src.window("chal", origin, cfg.flood_window, cfg.flood_challenges).add(t)
     if n >= cfg.flood_challenges:
         return f"{n} challenges never answered by a successful login within {cfg.flood_window:g}s"
     return None
@@ -26,7 +26,7 @@ def answered(src: Source, origin: str | None) -> None:
 
 
 def burst(src: Source, origin: str | None, t: float, cfg: DetectConfig) -> str | None:
-    n = src.window("burst", origin, cfg.flood_burst_window).add(t)
+    n = src.window("burst", origin, cfg.flood_burst_window, cfg.flood_failures).add(t)
     if n >= cfg.flood_failures:
         return f"{n} failures within {cfg.flood_burst_window:g}s"
     return None

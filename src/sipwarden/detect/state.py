@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from ..events import Event, Reason, Verdict
-from .window import KeyedWindow, Window
+from .window import UNCAPPED, KeyedWindow, Window
 
 MAX_ACCOUNTS_KEPT = 25  # evidence keeps the first accounts tried; counts keep the total
+# Shared empty defaults: most sources of a spoofed flood never log in or try a second account.
+NO_LOGINS: frozenset[str] = frozenset()
+NO_ACCOUNTS_TRIED: list[str] = []  # never appended to: Source.tried replaces it
 
 
 class Source:
@@ -20,25 +23,39 @@ class Source:
         self.last = t
         self.total = 0
         self.counts: dict[str, int] = {}
-        self.accounts: list[str] = []
-        self.ok_accounts: set[str] = set()
-        self.origins: set[str] = set()
+        self.accounts: list[str] = NO_ACCOUNTS_TRIED  # replaced by a list of its own on first use
+        self.ok_accounts: set[str] | frozenset[str] = NO_LOGINS  # replaced by a set on first login
+        self.origins: tuple[str, ...] = ()
         self.verdict: Verdict | None = None
         # Windows by (what, origin). The same failure is often reported twice (messages and
         # security log): counting per origin and deciding on the strongest one avoids counting it twice.
         self.win: dict[tuple[str, str | None], Window | KeyedWindow] = {}
 
-    def window(self, name: str, origin: str | None, span: float) -> Window:
+    def window(self, name: str, origin: str | None, span: float, cap: int = UNCAPPED) -> Window:
+        """The window `name` for evidence from `origin`; `cap`: the count that decides (no more
+        timestamps than that are kept)."""
         w = self.win.get((name, origin))
         if w is None:
-            w = self.win[(name, origin)] = Window(span)
+            w = self.win[(name, origin)] = Window(span, cap)
         return w  # type: ignore[return-value]
 
-    def keyed(self, name: str, origin: str | None, span: float) -> KeyedWindow:
+    def keyed(self, name: str, origin: str | None, span: float, cap: int = UNCAPPED) -> KeyedWindow:
         w = self.win.get((name, origin))
         if w is None:
-            w = self.win[(name, origin)] = KeyedWindow(span)
+            w = self.win[(name, origin)] = KeyedWindow(span, cap)
         return w  # type: ignore[return-value]
+
+    def login(self, account: str) -> None:
+        if self.ok_accounts is NO_LOGINS:
+            self.ok_accounts = set()
+        self.ok_accounts.add(account)  # type: ignore[union-attr]
+
+    def tried(self, account: str) -> None:
+        accounts = self.accounts
+        if accounts is NO_ACCOUNTS_TRIED:
+            self.accounts = [account]
+        elif len(accounts) < MAX_ACCOUNTS_KEPT and account not in accounts:
+            accounts.append(account)
 
     def note(self, ev: Event, t: float) -> None:
         self.total += 1
@@ -49,10 +66,11 @@ class Source:
         counts = self.counts
         kind = ev.kind
         counts[kind] = counts.get(kind, 0) + 1
-        self.origins.add(ev.origin)
+        if ev.origin not in self.origins:
+            self.origins += (ev.origin,)
         acct = ev.account or ev.target
-        if acct is not None and len(self.accounts) < MAX_ACCOUNTS_KEPT and acct not in self.accounts:
-            self.accounts.append(acct)
+        if acct is not None:
+            self.tried(acct)
 
     def to_verdict(self, reason: Reason, at: float, evidence: str, ip: str | None = None) -> Verdict:
         return Verdict(ip=ip or self.ip, reason=reason, at=at, events=self.total, accounts=tuple(self.accounts),

@@ -22,9 +22,9 @@ def international(target: str | None, prefixes: tuple[str, ...]) -> bool:
 
 
 def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
-    n = src.window("calls", ev.origin, cfg.findtime).add(t)
+    n = src.window("calls", ev.origin, cfg.findtime, cfg.call_maxretry).add(t)
     if international(ev.target, cfg.tollfraud_prefixes):
-        k = src.window("intl", ev.origin, cfg.findtime).add(t)
+        k = src.window("intl", ev.origin, cfg.findtime, cfg.tollfraud_maxretry).add(t)
         if k >= cfg.tollfraud_maxretry:
             return f"{k} rejected calls to international-looking numbers within {cfg.findtime:g}s (last {ev.target})"
     if n >= cfg.call_maxretry:
