@@ -42,7 +42,7 @@ class DetectConfig:
     subnet_v6_prefix: int = 64
     tollfraud_prefixes: tuple[str, ...] = ("+", "00", "011", "9011", "900", "9000", "000", "0011", "810")
     fingerprints: bool = True  # one request carrying a known attack tool's fingerprint is enough
-    max_tracked: int = 200_000  # sources tracked at once; least recently seen are forgotten first
+    max_tracked: int = 50_000  # sources tracked at once (~1.5 KB each); least recently seen are forgotten first
     wire_requests: int = 30  # SIP requests of one method from one source seen on the wire... (pike-like)
     wire_window: float = 2.0  # ...within this many seconds: a flood
     wire_net_requests: int = 300  # requests from one /24 or /64 (2+ sources) within wire_window
