@@ -39,7 +39,7 @@ TICK = 1.0  # seconds between housekeeping rounds (expiry, positions, history)
 POLL = 5.0  # safety re-read of every file even when inotify is quiet
 GC_THRESHOLD = 100_000
 READ_BUDGET = 1 << 20  # bytes of backlog handled per loop turn
-HISTORY_BATCH = 50_000  # events kept in memory before a history write
+HISTORY_BATCH = 5_000  # events buffered before a history write (bounded memory under floods)
 HISTORY_MAX_ROWS = 2_000_000
 HISTORY_DAYS = 14
 # Wire requests and plain responses are raw volume (tens of thousands a second in a flood, and a

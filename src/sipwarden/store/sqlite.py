@@ -169,7 +169,7 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             # Up to 32 MiB of page cache (allocated as used): keeps the event indexes' hot pages in
             # memory, which nearly doubles insert throughput during a flood.
-            self._db.execute("PRAGMA cache_size = -32768")
+            self._db.execute("PRAGMA cache_size = -8192")
             self._migrate()
         except sqlite3.DatabaseError as e:
             self._db.close()
