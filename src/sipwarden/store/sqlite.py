@@ -167,7 +167,7 @@ class Store:
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            # Up to 32 MiB of page cache (allocated as used): keeps the event indexes' hot pages in
+            # Up to 8 MiB of page cache (allocated as used): keeps the event indexes' hot pages in
             # memory, which nearly doubles insert throughput during a flood.
             self._db.execute("PRAGMA cache_size = -8192")
             self._migrate()
