@@ -3,6 +3,7 @@ daemon uses) must give the very same events, including for split, injected and m
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import random
@@ -180,3 +181,79 @@ def test_parallel_falls_back_on_year_rollover(tmp_path: Path, monkeypatch: pytes
     for share in (0.3, 0.6, 0.9):
         assert _parallel(path, share, monkeypatch) == want, share
     assert _used[0] == 0 and _used[2] == 1  # the rollover is in the second range unless the cut is past it
+
+
+# The in-place readers of the busy `messages` formats (asterisk.PLAIN, used by the bulk path) must
+# return what the careful parsers return whenever they answer at all.
+_PLAIN_SEEDS = (
+    "[Nov 23 19:00:03] NOTICE[2211]: chan_sip.c:28468 handle_request_register: Registration from "
+    "'\"2001\" <sip:2001@203.0.113.5>' failed for '26.36.253.95:49111' - Wrong password",
+    "[Nov 23 19:00:00] NOTICE[1234] chan_sip.c: Registration from '\"00972599580679\" "
+    "<sip:00972599580679@203.0.113.5>' failed for '2001:db8:f347:5938::cd0d' - No matching peer found",
+    "[Nov 23 21:52:47] NOTICE[24501] res_pjsip/pjsip_distributor.c: Request 'INVITE' from '\"9999\" "
+    "<sip:9999@203.0.113.5>' failed for '196.76.144.225:61545' (callid: 5f86419b-25bd@203.0.113.5) - "
+    "No matching endpoint found after 39 tries in 927.152 ms",
+    "[Nov 23 21:52:47] NOTICE[24501] res_pjsip/pjsip_distributor.c: Request from '<sip:a@b>' failed for "
+    "'[2001:db8::1]:5060' (callid: x) - Failed to authenticate",
+    "[Nov 23 19:00:00] NOTICE[2211][C-00000101]: chan_sip.c:26029 handle_request_invite: Call from '' "
+    "(93.145.224.200:26588) to extension '90114972131231' rejected because extension not found in context "
+    "'default'.",
+    "[Nov 23 19:00:03] NOTICE[19388]: res_pjsip_session.c:3998 new_invite: anonymous: Call "
+    "(UDP:93.165.212.35:45453) to extension '9011' rejected because extension not found in context 'from-external'.",
+    "[Nov 23 19:00:02] NOTICE[2211]: res_pjsip_session.c:2337 new_invite: Call from 'anonymous' "
+    "(WSS:2001:db8::7:5061) to extension '0' rejected because extension not found in context 'default'",
+)
+_PLAIN_BITS = ("'", '"', " ", "(", ")", ") - ", "' failed for '6.6.6.6' (callid: ", "' failed for '", "Request ",
+               "Request 'X' from '", ":", "UDP:", "WS:", "[", "]", "\t", "\u00a0", "²", "٣", " after 3 tries in 1 ms",
+               " after 3 tries in .. ms", "' - Wrong password", ") to extension '", "1.2.3.4", "::1", ".", "'.",
+               "' rejected because extension not found in context '", "Registration from '", "\x0b", "\u2028")
+
+
+def test_plain_readers_agree_with_careful_parsers() -> None:
+    from sipwarden.parsers.asterisk import PLAIN
+    from sipwarden.parsers.logstream import pick
+
+    rng = random.Random(7)
+    answered = 0
+    for seed in _PLAIN_SEEDS:
+        for i in range(3000):
+            line = seed
+            for _ in range(0 if i == 0 else rng.randrange(1, 4)):
+                at = rng.randrange(len(line) + 1)
+                if rng.random() < 0.3:
+                    line = line[:at] + line[at + rng.randrange(1, 6):]
+                else:
+                    line = line[:at] + rng.choice(_PLAIN_BITS) + line[at:]
+            fn = pick(line)
+            fast = PLAIN.get(fn) if fn is not None else None
+            if fast is None:
+                continue
+            try:
+                want = fn(line)
+            except ValueError:  # the careful parser fails (addr._port on a non-ASCII digit): the fast one may not answer
+                with contextlib.suppress(ValueError):
+                    assert fast(line) is False, line
+                continue
+            got = fast(line)
+            if got is not False:
+                answered += 1
+                assert got == want, line
+    assert answered > 5000
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plain_formats_same_events(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    bits = [b for b in _PLAIN_BITS if b != "²"]  # int("4²") fails in addr._port: both paths raise ValueError
+    lines = []
+    for n in range(1500):
+        line = rng.choice(_PLAIN_SEEDS)
+        if rng.random() < 0.3:
+            at = rng.randrange(len(line))
+            line = line[:at] + rng.choice(bits) + line[at:]
+        lines.append(line.replace("19:00:0", f"19:{n // 60 % 60:02d}:{n % 60:02d}"[:-1]))
+    text = "\n".join(lines) + "\n"
+    want = by_line(text)
+    assert len(want) > 1000
+    for size in (rng.randrange(50, 3000), 1 << 20):
+        assert in_bulk(text, size) == want, size

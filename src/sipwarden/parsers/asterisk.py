@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..addr import split_hostport
+from ..addr import normalize, split_hostport
 from ..events import Event, Kind
 from .fingerprints import scanner_in
 
@@ -204,3 +204,145 @@ def pjproject_dropping(msg: str) -> Event | None:
     hp = split_hostport(m.group("addr"), True) if m else None
     return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], transport=m.group("tr").lower(), service="PJSIP",
                  detail="syntax error, packet dropped") if hp else None
+
+
+# In-place readers for the three busiest `messages` formats (the bulk scan path). Each returns what
+# its careful parser above returns for the line, or False when the line is not of the plain shape
+# (then the careful parser decides): they read only lines with one structure, so the trust decisions
+# cannot differ.
+_REJECTED = "' rejected because extension not found in context '"
+_TO_SEEN: dict[str, str | None] = {}  # chan_sip To -> account
+
+
+def _hostport(addr: str, port_expected: bool) -> tuple[str, int | None] | None:
+    """`split_hostport(addr, port_expected)`, with the usual `v4:port` read without its branches."""
+    h, sep, p = addr.partition(":")
+    if sep and h[:1].isdigit() and p.isdecimal() and p.isascii():
+        host = normalize(h)
+        if host is None:
+            return None
+        n = int(p)
+        return host, n if 0 < n < 65536 else None
+    return split_hostport(addr, port_expected)
+
+
+def chan_sip_registration_plain(msg: str) -> Event | None | bool:
+    """`chan_sip_registration(msg)` for a line ending `failed for 'ADDR' - REASON` exactly, else False."""
+    start = msg.find("Registration from '")
+    i = msg.rfind("' failed for '")
+    if start < 0 or i < start:
+        return False
+    a = i + 14
+    q = msg.find("'", a)
+    if q <= a or not msg.startswith("' - ", q):
+        return False
+    reason = msg[q + 4:]
+    kind = _SIP_REG_KINDS.get(reason)
+    if kind is None:
+        return False
+    hp = _hostport(msg[a:q], False)
+    if hp is None:
+        return False
+    to = msg[start + 19:i]
+    acct = _TO_SEEN.get(to, False)
+    if acct is False:
+        if len(_TO_SEEN) >= 4096:
+            _TO_SEEN.clear()
+        acct = _TO_SEEN[to] = _user(to)
+    return _new(Event, (None, hp[0], kind, hp[1], None, "SIP", acct, None, "REGISTER", None, None, reason, None, None,
+                        None))
+
+
+def pjsip_distributor_plain(msg: str) -> Event | None | bool:
+    """`pjsip_distributor(msg)` for a line with one `failed for '` and one `Request ` head, else False."""
+    r = msg.find("Request ")
+    if r < 0:
+        return False
+    if msg.startswith("from '", r + 8):
+        method = None
+        h = r + 14
+    elif msg.startswith("'", r + 8):
+        mq = msg.find("' from '", r + 9)
+        if mq <= r + 9:
+            return False
+        method = msg[r + 9:mq]
+        if not (method.isascii() and method.isalpha() and method.isupper()):
+            return False
+        h = mq + 8
+    else:
+        return False
+    c = msg.find("' failed for '", h)
+    if c < 0 or msg.find("' failed for '", c + 1) >= 0:
+        return False
+    a = c + 14
+    q = msg.find("'", a)
+    if q <= a or not msg.startswith("' (callid: ", q):
+        return False
+    d = msg.rfind(") - ")
+    if d < q + 11:
+        return False
+    reason = msg[d + 4:]
+    kind = _PJ_KINDS.get(reason)
+    if kind is None:  # REASON after N tries in T ms
+        k = reason.find(" after ")
+        kind = _PJ_KINDS.get(reason[:k]) if k > 0 else None
+        if kind is None:
+            return False
+        n, sep, ms = reason[k + 7:].partition(" tries in ")
+        if not (sep and n.isdecimal() and n.isascii() and ms.endswith(" ms") and ms[:-3].replace(".", "").isdecimal()
+                and ms.isascii()):
+            return False
+        reason = reason[:k]
+    hp = _hostport(msg[a:q], True)
+    if hp is None:
+        return False
+    frm = msg[h:c]
+    info = _FROM_SEEN.get(frm)
+    if info is None:
+        if len(_FROM_SEEN) >= 4096:
+            _FROM_SEEN.clear()
+        info = _FROM_SEEN[frm] = (_user(frm), scanner_in(frm))
+    return _new(Event, (None, hp[0], kind, hp[1], None, "PJSIP", info[0], None, method, None, info[1], reason, None,
+                        None, None))
+
+
+def call_rejected_plain(msg: str) -> Event | None | bool:
+    """`call_rejected(msg)` for a line with one `(ADDR) to extension '` and plain quoting, else False."""
+    x = msg.find(") to extension '")
+    if x < 0 or msg.find(") to extension '", x + 1) >= 0:
+        return False
+    o = msg.rfind("(", 0, x)
+    if o < 0:
+        return False
+    inner = msg[o + 1:x]
+    if not inner or ")" in inner or " " in inner or not inner.isascii() or not inner.isprintable():
+        return False
+    e = x + 16
+    r = msg.find(_REJECTED, e)
+    if r < 0 or msg.find("'", e, r) >= 0:
+        return False
+    ce = r + 51
+    z = msg.find("'", ce)
+    if z < 0 or msg[z:] not in ("'", "'."):
+        return False
+    tr = None
+    addr = inner
+    colon = inner.find(":")
+    if colon > 0:
+        head = inner[:colon]
+        if head in ("UDP", "TCP", "TLS", "WS", "WSS"):
+            tr = head
+            addr = inner[colon + 1:]
+            if not addr:
+                return False
+    hp = _hostport(addr, True)
+    if hp is None:
+        return False
+    svc = "PJSIP" if tr or "res_pjsip" in msg[:o] else "SIP"
+    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, msg[e:r],
+                        "INVITE", None, None, f"extension not found in context '{msg[ce:z]}'", None, None, None))
+
+
+# careful parser -> its in-place reader (bulk.py)
+PLAIN = {chan_sip_registration: chan_sip_registration_plain, pjsip_distributor: pjsip_distributor_plain,
+         call_rejected: call_rejected_plain}

@@ -20,6 +20,7 @@ import re
 
 from ..events import Event
 from ..timefmt import Clock
+from .asterisk import PLAIN
 from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick
 from .security import Incomplete, parse_plain, parse_security_body
 
@@ -172,6 +173,7 @@ class BulkParser:
         pos = 0
         sec_lines = self._secs
         get = secs.get
+        plain = PLAIN.get
         for s in cands:
             lineno += count("\n", pos, s)
             pos = s
@@ -187,7 +189,10 @@ class BulkParser:
             fn = pick(line)
             if fn is None:
                 continue
-            ev = fn(line)
+            fast = plain(fn)
+            ev = fast(line) if fast is not None else False
+            if ev is False:
+                ev = fn(line)
             if ev is not None:
                 append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
         self._next = first + count("\n", 0, end)
