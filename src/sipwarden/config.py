@@ -106,7 +106,8 @@ class Config:
     wire: WireConfig = field(default_factory=WireConfig)
 
     def whitelist_set(self) -> AddressSet:
-        return AddressSet(self.whitelist.addresses)
+        """Never reported or banned: the configured whitelist and the PBX's own addresses."""
+        return AddressSet(self.whitelist.addresses + self.wire.pbx_addresses)
 
 
 def _coerce(where: str, typ: typing.Any, value: typing.Any) -> typing.Any:

@@ -112,7 +112,7 @@ class Daemon:
             log.error("firewall: could not lift %s: %s", ", ".join(ips), e)
 
     async def run(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = Store(self.state_dir / DB_NAME)
         self.whitelist = self._whitelist()
         self.engine = Engine(self.cfg.detect, self.whitelist)
@@ -151,8 +151,11 @@ class Daemon:
         sock = self.state_dir / SOCKET_NAME
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()
-        server = await asyncio.start_unix_server(self._client, path=str(sock))
-        os.chmod(sock, 0o600)
+        old_umask = os.umask(0o077)  # the socket is born owner-only: no window before a chmod
+        try:
+            server = await asyncio.start_unix_server(self._client, path=str(sock))
+        finally:
+            os.umask(old_umask)
         self._read_all()  # anything written between open and watch
         from .sources.wire_runtime import for_config
         self.wire = for_config(self.cfg, self._handle,  # HEP, live capture, AMI (none by default)
@@ -212,6 +215,7 @@ class Daemon:
         if not lines:
             return
         parser = self.parsers[path]
+        parser.clock.not_after = self.clock()  # a year-less time later than now is last year's
         events: list[Event] = []
         for lineno, text in lines:
             try:
@@ -333,12 +337,18 @@ class Daemon:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout=5)
             try:
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
                 req = json.loads(line)
                 reply = self.control(req if isinstance(req, dict) else {})
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, OverflowError) as e:  # junk, a >64 KiB line, Infinity
                 reply = {"ok": False, "error": f"bad request: {e}"}
+            except (TimeoutError, ConnectionError):
+                return
+            except Exception as e:  # a control request must never take the daemon down
+                self.stats["errors"] += 1
+                log.exception("control request failed")
+                reply = {"ok": False, "error": f"internal error: {e}"}
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError):

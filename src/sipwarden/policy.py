@@ -20,6 +20,8 @@ from .addr import AddressSet, normalize
 from .config import BanConfig
 from .events import Decision, Reason, Verdict
 
+MAX_MANUAL = 10 * 365 * 86400.0  # longer than ten years: say permanent instead
+
 # Operator bans broader than these are almost surely typos (0.0.0.0/0 bans the world).
 MIN_PREFIX = {4: 8, 6: 16}
 
@@ -67,8 +69,9 @@ class Policy:
         target = _canonical(ip)
         if target is None:
             raise ValueError(f"{ip!r} is not an IP address or network")
-        if duration is not None and not duration > 0:
-            raise ValueError(f"ban duration must be a positive number of seconds (or permanent), got {duration}")
+        if duration is not None and not (isinstance(duration, int | float) and 0 < duration < MAX_MANUAL):
+            raise ValueError(f"ban duration must be a positive number of seconds under ten years (or permanent), "
+                             f"got {duration!r}")
         if "/" in target:
             net = ipaddress.ip_network(target)
             if net.prefixlen < MIN_PREFIX[net.version] and not force:

@@ -145,6 +145,9 @@ class UdpReceiver:
         self.sock.close()
 
 
+TCP_IDLE = 300.0  # seconds a HEP agent's TCP connection may stay silent (agents keep theirs busy)
+
+
 class TcpHep:
     """HEP v3 over TCP: each connection's bytes cut into datagrams by their total length."""
 
@@ -166,7 +169,10 @@ class TcpHep:
         buf = bytearray()
         try:
             while True:
-                chunk = await reader.read(65536)
+                try:  # an idle connection must not hold one of the few client slots forever
+                    chunk = await asyncio.wait_for(reader.read(65536), timeout=TCP_IDLE)
+                except TimeoutError:
+                    return
                 if not chunk:
                     return
                 buf += chunk

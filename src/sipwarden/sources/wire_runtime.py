@@ -48,6 +48,10 @@ class WireSources:
             self.tcp = TcpHep(self._hep_batch, self._junk)
         for spec in self.cfg.hep:
             host, port = parse_listen(spec)
+            if not self.cfg.hep_password and host not in ("127.0.0.1", "::1", "localhost"):
+                log.warning("HEP collector %s listens beyond this host without a capture password: anyone "
+                            "who can reach it can forge packets that name any address; set --hep-password "
+                            "(Kamailio/Asterisk/FreeSWITCH all send one) or bind to loopback", spec)
             try:
                 r = UdpReceiver(open_udp(host, port), loop, self._hep_batch)
                 r.start()
