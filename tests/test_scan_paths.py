@@ -257,3 +257,51 @@ def test_plain_formats_same_events(seed: int) -> None:
     assert len(want) > 1000
     for size in (rng.randrange(50, 3000), 1 << 20):
         assert in_bulk(text, size) == want, size
+
+
+_FS_SEEDS = (
+    "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1533 SIP auth failure (REGISTER) on sofia profile 'internal' "
+    "for [1000@192.168.2.51] from ip 81.94.202.251",
+    "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1478 SIP auth challenge (INVITE) on sofia profile 'external' "
+    "for [00972@1.2.3.4] from ip 5.6.7.8",
+    "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [1000@192.168.2.51] from 81.94.202.251",
+    "2013-12-31 17:39:54.767815 [DEBUG] sofia_reg.c:1599 IP 5.6.7.8 Rejected by register acl \"domains\"",
+    "2013-12-31 17:39:54 [WARNING] SOFIA: Can't find user [x@y] from 9.9.9.9",
+)
+
+
+def test_triggers_cover_every_event_line() -> None:
+    """A line holding none of TRIGGERS (what the bulk path skips) never gives the line API an event."""
+    from sipwarden.parsers.logstream import TRIGGERS, pick
+
+    rng = random.Random(3)
+    bits = ("sofia", "SOFIA", "ailed", " ", "'", "[", "]", "profile", "user", "acl", "failed", "Can't", "from ip")
+    events = 0
+    for seed in _FS_SEEDS + _PLAIN_SEEDS:
+        for i in range(2000):
+            line = seed
+            for _ in range(0 if i == 0 else rng.randrange(1, 4)):
+                at = rng.randrange(len(line) + 1)
+                if rng.random() < 0.4:
+                    line = line[:at] + line[at + rng.randrange(1, 8):]
+                else:
+                    line = line[:at] + rng.choice(bits) + line[at:]
+            fn = pick(line)
+            try:
+                ev = fn(line) if fn is not None else None
+            except ValueError:
+                continue
+            if ev is not None:
+                events += 1
+                assert any(t in line for t in TRIGGERS), line
+    assert events > 5000
+
+
+def test_freeswitch_same_events() -> None:
+    rng = random.Random(5)
+    lines = [rng.choice(_FS_SEEDS + ("2013-12-31 17:39:55 [NOTICE] sofia.c: nothing here",)) for _ in range(800)]
+    text = "\n".join(lines) + "\n"
+    want = by_line(text)
+    assert len(want) > 500
+    for size in (997, 1 << 20):
+        assert in_bulk(text, size) == want

@@ -14,7 +14,7 @@ from ..config import DetectConfig
 from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict
 from . import bruteforce, enumeration, flood, tollfraud
 from .distributed import Distributed
-from .state import Source
+from .state import MAX_ACCOUNTS_KEPT, NO_ACCOUNTS_TRIED, Source
 from .wire import WireDetector
 
 SWEEP_EVERY = 8192  # events between sweeps of idle sources
@@ -78,8 +78,12 @@ class Engine:
         if origin not in src.origins:
             src.origins += (origin,)
         acct = ev[6] or ev[7]
-        if acct is not None:
-            src.tried(acct)
+        if acct is not None:  # Source.tried, inlined
+            accounts = src.accounts
+            if accounts is NO_ACCOUNTS_TRIED:
+                src.accounts = [acct]
+            elif len(accounts) < MAX_ACCOUNTS_KEPT and acct not in accounts:
+                accounts.append(acct)
         self._until_sweep -= 1
         if self._until_sweep <= 0:
             self._sweep()

@@ -58,8 +58,11 @@ def pick(line: str) -> Callable[[str], Event | None] | None:
     return None
 
 
-# Words one of which every line `pick` reads contains (plus the security log's marker).
-TRIGGERS = ("ailed", "extension not found", "sofia", "SOFIA", "Registered SIP '",
+# Words one of which every line `pick` reads into an event contains (plus the security log's marker).
+# For FreeSWITCH, the words `freeswitch.sofia` cannot match without (longer, so faster to search than
+# "sofia" and "SOFIA", which every FreeSWITCH line has).
+TRIGGERS = ("ailed", "extension not found", "sofia profile '", "Can't find user [", "Rejected by register acl",
+            "Registered SIP '",
             "tried to authenticate with nonexistent", "No registration for peer",
             "Rejecting unknown SIP connection", "hacking attempt", "bytes packet from", "SecurityEvent=")
 
