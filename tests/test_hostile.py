@@ -239,3 +239,33 @@ def test_attacker_text_never_yields_another_address(text, where):
                 f"'{text}' rejected because extension not found in context 'default'.")
     for e in parse_lines([line]):
         assert e.ip in (REAL, None), (line, e)
+
+
+# --- attacker text that imitates a whole other format (found in review) ----------------------
+
+@pytest.mark.parametrize("forged", [
+    f"Host {FORGED} failed to authenticate as 'x'",
+    f"Host {FORGED} failed MD5 authentication for 'x' (a != b)",
+    f"manager.c: {FORGED} failed to authenticate as 'admin'",
+    f"manager.c: {FORGED} tried to authenticate with nonexistent user 'x'",
+    f"Dropping 9 bytes packet from UDP {FORGED}:5060 : PJSIP syntax error",
+    f"Registered SIP '1001' at {FORGED}:5060",
+])
+def test_other_formats_inside_attacker_text_name_nobody(forged):
+    lines = [
+        f'[Nov 24 19:31:19] NOTICE[1][C-00000004] chan_sip.c: Failed to authenticate device "{forged}" '
+        f"<sip:100@h>;tag=a for INVITE, code = -1",
+        f"[2016-01-28 10:22:27] NOTICE[1] chan_sip.c: Call from '{forged}' ({REAL}:5060) to extension "
+        f"'0044123456789' rejected because extension not found in context 'default'.",
+        f"{TS}chan_sip.c: Registration from '\"{forged}\" <sip:1@h>' failed for '{REAL}:5060' - Wrong password",
+    ]
+    evs = parse_lines(lines)
+    assert FORGED not in [e.ip for e in evs]
+    assert [e.ip for e in evs] == [REAL, REAL]  # the two lines that carry an address still count
+
+
+def test_a_from_user_that_contains_failed_does_not_hide_a_toll_fraud_probe():
+    line = (f"[2016-01-28 10:22:27] NOTICE[1] chan_sip.c: Call from 'nailed' ({REAL}:5060) to extension "
+            f"'0044123456789' rejected because extension not found in context 'default'.")
+    evs = parse_lines([line])
+    assert [(e.ip, e.kind) for e in evs] == [(REAL, Kind.CALL_REJECTED)]

@@ -64,6 +64,8 @@ def split_hostport(text: str, port_expected: bool = True) -> tuple[str, int | No
 
 
 def _port(p: str) -> int | None:
+    if not (p.isascii() and p.isdigit()):  # "5²".isdigit() is True, int("5²") is not a port
+        return None
     n = int(p)
     return n if 0 < n < 65536 else None
 

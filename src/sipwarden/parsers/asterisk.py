@@ -153,8 +153,21 @@ def call_rejected(msg: str) -> Event | None:
                         "INVITE", None, None, f"extension not found in context '{t.group('ctx')}'", None, None, None))
 
 
+def _before_quotes(msg: str, m: re.Match | None) -> re.Match | None:
+    """`m` if it starts before the first quote of the line, else None.
+
+    In these formats Asterisk writes the address before any attacker text, and attacker text
+    (names, users, dialled numbers) always stands inside quotes: a match after the first quote
+    is text an attacker wrote to look like a line of its own.
+    """
+    if m is None:
+        return None
+    q = min((i for i in (msg.find("'"), msg.find('"')) if i >= 0), default=len(msg))
+    return m if m.start() < q else None
+
+
 def iax2(msg: str) -> Event | None:
-    m = _IAX_HOST.search(msg)
+    m = _before_quotes(msg, _IAX_HOST.search(msg))
     if m is not None:
         hp = split_hostport(m.group("addr"), False)
         return Event(None, hp[0], Kind.AUTH_FAILED, port=hp[1], service="IAX2", account=m.group("acct"),
@@ -168,7 +181,7 @@ def iax2(msg: str) -> Event | None:
 
 
 def manager(msg: str) -> Event | None:
-    m = _AMI.search(msg)
+    m = _before_quotes(msg, _AMI.search(msg))
     if m is None:
         return None
     hp = split_hostport(m.group("addr"), False)
@@ -200,7 +213,7 @@ def registered(msg: str) -> Event | None:
 
 
 def pjproject_dropping(msg: str) -> Event | None:
-    m = _DROPPING.search(msg)
+    m = _before_quotes(msg, _DROPPING.search(msg))
     hp = split_hostport(m.group("addr"), True) if m else None
     return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], transport=m.group("tr").lower(), service="PJSIP",
                  detail="syntax error, packet dropped") if hp else None

@@ -186,13 +186,14 @@ class BulkParser:
                     append(_new(Event, (f[0] if f[0] is not None else t,) + f[1:] + (file, lineno)))
                 continue
             line = body[s:e]
-            fn = pick(line)
-            if fn is None:
-                continue
-            fast = plain(fn)
-            ev = fast(line) if fast is not None else False
-            if ev is False:
-                ev = fn(line)
+            ev = None
+            for fn in pick(line):
+                fast = plain(fn)
+                ev = fast(line) if fast is not None else False
+                if ev is False:
+                    ev = fn(line)
+                if ev is not None:
+                    break
             if ev is not None:
                 append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
         self._next = first + count("\n", 0, end)

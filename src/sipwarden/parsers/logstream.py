@@ -24,38 +24,37 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
 
 
-def pick(line: str) -> Callable[[str], Event | None] | None:
-    """The parser for a `messages` line, by the words only its format has; None: nothing to read.
+def pick(line: str) -> tuple[Callable[[str], Event | None], ...]:
+    """The parsers that may read a `messages` line, by the words their formats need, most likely
+    first; () when none. The words can also stand in attacker text (a From user "nailed", a To
+    header quoting a failure line), so the caller tries each in turn: every parser checks its whole
+    structure and says None when the line is not its own.
 
     Every parser needs one of `TRIGGERS` in the line, so a bulk reader may skip lines without any.
     """
-    if "ailed" in line:
-        if "failed for '" in line:
-            return asterisk.chan_sip_registration if "Registration from '" in line else asterisk.pjsip_distributor
-        if "authenticat" in line:
-            if "manager.c" in line:
-                return asterisk.manager
-            if "Host " in line:
-                return asterisk.iax2
-            return freeswitch.sofia if "sofia" in line or "SOFIA" in line else None
-        return freeswitch.sofia if "sofia" in line or "SOFIA" in line else None
+    out: list[Callable[[str], Event | None]] = []
+    if "failed for '" in line:
+        out.append(asterisk.chan_sip_registration if "Registration from '" in line else asterisk.pjsip_distributor)
     if "extension not found" in line:
-        return asterisk.call_rejected
+        out.append(asterisk.call_rejected)
     if "sofia" in line or "SOFIA" in line:
-        return freeswitch.sofia
+        out.append(freeswitch.sofia)
+    if "authenticat" in line:
+        if "manager.c" in line:
+            out.append(asterisk.manager)
+        if "Host " in line:
+            out.append(asterisk.iax2)
     if "Registered SIP '" in line:
-        return asterisk.registered
-    if "tried to authenticate with nonexistent" in line:
-        return asterisk.manager
+        out.append(asterisk.registered)
     if "No registration for peer" in line:
-        return asterisk.iax2
+        out.append(asterisk.iax2)
     if "Rejecting unknown SIP connection" in line:
-        return asterisk.freepbx_rejecting
+        out.append(asterisk.freepbx_rejecting)
     if "hacking attempt" in line:
-        return asterisk.hacking_attempt
+        out.append(asterisk.hacking_attempt)
     if "bytes packet from" in line:
-        return asterisk.pjproject_dropping
-    return None
+        out.append(asterisk.pjproject_dropping)
+    return tuple(out)
 
 
 # Words one of which every line `pick` reads into an event contains (plus the security log's marker).
@@ -164,11 +163,12 @@ class LogParser:
                                or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
 
     def _dispatch(self, line: str, lineno: int) -> Event | None:
-        fn = pick(line)
-        if fn is None:
-            return None
-        ev = fn(line.rstrip("\r\n"))  # the same text whether or not the line sat in the window
-        if ev is None:
+        text = line.rstrip("\r\n")  # the same text whether or not the line sat in the window
+        for fn in pick(line):
+            ev = fn(text)
+            if ev is not None:
+                break
+        else:
             return None
         return _new(Event, (self.clock.line_time(line),) + ev[1:12] + ("messages", self.file, lineno))
 
