@@ -32,3 +32,23 @@ def test_keyed_distinct_keys_expire():
     for i in range(100):
         k.add(31 + i * 0.01, f"c{i}")
     assert k.distinct <= 10 and len(k) == 5
+
+
+def test_a_network_whose_ban_ended_can_be_judged_again():
+    from sipwarden.detect.engine import Engine
+    from sipwarden.events import Event, Kind
+
+    def attack(e: Engine, base: float) -> list:
+        out = []
+        for i in range(6):
+            out += e.feed(Event(base + i, f"203.0.113.{10 + i}", Kind.UNKNOWN_ACCOUNT, account="x",
+                                origin="messages"))
+        return out
+
+    e = Engine()
+    first = [v.ip for v in attack(e, 1000.0)]
+    assert "203.0.113.0/24" in first
+    e.forget("203.0.113.0/24")
+    for i in range(6):
+        e.forget(f"203.0.113.{10 + i}")
+    assert "203.0.113.0/24" in [v.ip for v in attack(e, 5000.0)]

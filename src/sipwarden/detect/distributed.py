@@ -74,10 +74,18 @@ class Distributed:
                 self._sweep(self.by_net, t, self.cfg.findtime)
             seen = self.by_net[net] = {}
         if _recent(seen, ip, t, self.cfg.findtime, self.cfg.subnet_sources) >= self.cfg.subnet_sources:
+            if len(self.flagged_nets) >= MAX_KEYS:
+                self.flagged_nets.clear()  # forgetting lets a still-active network be flagged again
             self.flagged_nets.add(net)
             del self.by_net[net]
             return net
         return None
+
+    def forget(self, ip_or_net: str) -> None:
+        """A ban ended: the network (or the source, on every account) may be judged again."""
+        self.flagged_nets.discard(ip_or_net)
+        for flagged in self.flagged_accounts.values():
+            flagged.discard(ip_or_net)
 
     def login(self, ip: str, t: float) -> None:
         if len(self.ok_nets) >= MAX_KEYS:

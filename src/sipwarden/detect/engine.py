@@ -136,8 +136,8 @@ class Engine:
         if kind in FAILURE_KINDS:
             net = self.distributed.net_failure(src.ip, t)
             if net is not None and net not in self.whitelist:
-                v = src.to_verdict(Reason.DISTRIBUTED, t, f"{self.cfg.subnet_sources} or more failing sources in {net}",
-                                   ip=net)
+                v = self.wire.strength(src, src.to_verdict(
+                    Reason.DISTRIBUTED, t, f"{self.cfg.subnet_sources} or more failing sources in {net}", ip=net))
                 self.verdicts.setdefault(net, v)
                 out.append(v)
         return out
@@ -151,7 +151,8 @@ class Engine:
             s = self.sources.get(other)
             if s is None or s.verdict is not None or account in s.ok_accounts:
                 continue
-            s.verdict = s.to_verdict(Reason.DISTRIBUTED, t, f"one of {self.cfg.distributed_sources} or more sources guessing account {account}")
+            s.verdict = self.wire.strength(s, s.to_verdict(
+                Reason.DISTRIBUTED, t, f"one of {self.cfg.distributed_sources} or more sources guessing account {account}"))
             self.verdicts.setdefault(other, s.verdict)
             out.append(s.verdict)
         return out
@@ -164,6 +165,8 @@ class Engine:
         so a source that comes back after its ban is judged afresh and can be banned again."""
         self.sources.pop(ip, None)
         self.verdicts.pop(ip, None)
+        self.distributed.forget(ip)
+        self.wire.flagged_nets.discard(ip)
 
     def _sweep(self, force: bool = False) -> None:
         """Forget sources idle for longer than every window: they can no longer trigger anything.
