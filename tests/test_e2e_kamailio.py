@@ -39,7 +39,6 @@ from kamailio_lab import (
     Peer,
     Sipwarden,
     Sniffer,
-    daemon_has,
     hep_uri,
     peers,
     probe,
@@ -53,13 +52,6 @@ from sipwarden.parsers.hep import check_auth_key, decode_hep
 
 WHY = unavailable()
 pytestmark = [pytest.mark.system, pytest.mark.skipif(WHY is not None, reason=str(WHY))]
-
-HAS_HEP = WHY is None and daemon_has("--hep")
-HAS_CAPTURE = WHY is None and daemon_has("--capture")
-needs_hep = pytest.mark.skipif(not HAS_HEP, reason="`sipwarden run` has no --hep yet (wire sources land in a "
-                                                   "separate change); the lab and the control tests still run")
-needs_capture = pytest.mark.skipif(not HAS_CAPTURE, reason="`sipwarden run` has no --capture yet (wire sources "
-                                                           "land in a separate change)")
 
 HEP_KEY = "e2e-hep-key"
 DICT = str(DATA / "svcrack_dict.txt")
@@ -174,8 +166,7 @@ def test_attacks_succeed_without_sipwarden(lab: Lab) -> None:
 
 # -- sipwarden defending ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source", [pytest.param("hep", marks=needs_hep),
-                                    pytest.param("capture", marks=needs_capture)])
+@pytest.mark.parametrize("source", ["hep", "capture"])
 def test_attackers_banned_legit_keeps_registering(lab: Lab, source: str) -> None:
     """svmap, svwar, svcrack and a SIPp brute force at once, each from its own address, while the
     legitimate phone registers every half second."""
@@ -255,7 +246,6 @@ def test_attackers_banned_legit_keeps_registering(lab: Lab, source: str) -> None
         legit.communicate()
 
 
-@needs_hep
 def test_svwar_time_to_ban(lab: Lab) -> None:
     """svwar alone: from its first packet to the kernel ban, and how many of its requests Kamailio
     handled (the figure in bench/README.md, over repeated runs)."""
@@ -275,7 +265,6 @@ def test_svwar_time_to_ban(lab: Lab) -> None:
     assert warden.banned(ATTACKERS["war"])
 
 
-@needs_hep
 def test_register_flood_kamailio_cpu_falls_after_ban(lab: Lab) -> None:
     """A 2,000/s REGISTER flood costs Kamailio a good part of a core; sipwarden is started into the
     flood, and a second after its ban Kamailio is near idle while the flood goes on."""

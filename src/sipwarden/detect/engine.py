@@ -43,7 +43,7 @@ class Engine:
     def feed(self, ev: Event) -> list[Verdict]:
         """Account for one event; return the verdicts it decides (usually none).
 
-        Kept flat (Source.note inlined): it runs once per event, and most events come from
+        Kept flat (no per-event helper calls): it runs once per event, and most events come from
         sources already decided, which only add to their figures.
         """
         self.events += 1
@@ -65,7 +65,7 @@ class Engine:
             src = self.sources[ip] = Source(ip, t)
             if len(self.sources) > self.cfg.max_tracked:
                 self._sweep(force=True)
-        # Source.note, inlined
+        # what every event adds to its source's figures
         src.total += 1
         if t > src.last:
             src.last = t

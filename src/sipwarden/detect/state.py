@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..events import Event, Reason, Verdict
+from ..events import Reason, Verdict
 from .window import UNCAPPED, KeyedWindow, Window
 
 MAX_ACCOUNTS_KEPT = 25  # evidence keeps the first accounts tried; counts keep the total
@@ -56,21 +56,6 @@ class Source:
             self.accounts = [account]
         elif len(accounts) < MAX_ACCOUNTS_KEPT and account not in accounts:
             accounts.append(account)
-
-    def note(self, ev: Event, t: float) -> None:
-        self.total += 1
-        if t > self.last:
-            self.last = t
-        elif t < self.first:
-            self.first = t
-        counts = self.counts
-        kind = ev.kind
-        counts[kind] = counts.get(kind, 0) + 1
-        if ev.origin not in self.origins:
-            self.origins += (ev.origin,)
-        acct = ev.account or ev.target
-        if acct is not None:
-            self.tried(acct)
 
     def to_verdict(self, reason: Reason, at: float, evidence: str, ip: str | None = None) -> Verdict:
         return Verdict(ip=ip or self.ip, reason=reason, at=at, events=self.total, accounts=tuple(self.accounts),
