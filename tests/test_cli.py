@@ -105,3 +105,15 @@ def test_clear_errors(tmp_path):
     good.write_text("[detect]\nbruteforce_maxretry = 3\n")
     r = run("check-config", "--config", str(good))
     assert r.exit_code == 0 and "bruteforce_maxretry = 3" in r.output
+
+
+def test_attacker_text_cannot_drive_the_terminal(tmp_path):
+    log = tmp_path / "messages"
+    evil = "[red]x[/red]\x1b[2J\x07"
+    log.write_text("".join(
+        f"[2026-11-24 19:29:{10 + i:02d}] NOTICE[1] chan_sip.c: Registration from '<sip:{evil}{i}@h>' failed for "
+        f"'203.0.113.9:5060' - No matching peer found\n" for i in range(6)))
+    r = run("scan", str(log))
+    assert r.exit_code == 0
+    assert "\x1b[2J" not in r.stdout and "\x07" not in r.stdout
+    assert "[red]" in r.stdout  # shown as text, not taken as markup

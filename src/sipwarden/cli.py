@@ -139,18 +139,29 @@ def _event_line(ev) -> str:  # noqa: ANN001
     return "  ".join(parts)
 
 
+def shown(text: str, limit: int = 24) -> str:
+    """Attacker text made safe to print: no control characters (no terminal escapes), bounded."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 def _verdict_table(verdicts: list[Verdict]) -> None:
     from rich.table import Table
+    from rich.text import Text
     console = _console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a file or pipe has no width to respect
     if not verdicts:
         console.print("No attackers found.")
         return
     table = Table(title=f"{len(verdicts)} attacking sources", header_style="bold")
-    for col in ("address", "reason", "decided at", "events", "accounts tried", "why"):
+    for col in ("address", "reason", "decided at (UTC)", "events", "accounts tried", "why"):
         table.add_column(col, overflow="fold")
     for v in verdicts:
-        accts = ", ".join(v.accounts[:6]) + (" ..." if len(v.accounts) > 6 else "")
-        table.add_row(v.ip, str(v.reason), iso(v.at), str(v.events), accts, v.evidence)
+        accts = ", ".join(shown(a, 16) for a in v.accounts[:4]) + (" …" if len(v.accounts) > 4 else "")
+        # Text(): never parsed as rich markup, since accounts are attacker text
+        table.add_row(Text(v.ip), Text(str(v.reason)), Text(iso(v.at)[:19].replace("T", " ")), Text(str(v.events)),
+                      Text(accts), Text(shown(v.evidence, 200)))
     console.print(table)
 
 

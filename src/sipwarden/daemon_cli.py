@@ -188,10 +188,15 @@ def bans(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
     t = Table(header_style="bold")
     for c in ("address", "reason", "since", "until", "offence", "evidence"):
         t.add_column(c, overflow="fold")
+    from rich.text import Text
+
+    from .cli import shown
     for b in items:
         ev = b.get("evidence") or {}
-        t.add_row(b["ip"], b["reason"], b["start"], b["expires"] or "permanent", str(b["offence"]),
-                  str(ev.get("evidence", "")) if isinstance(ev, dict) else str(ev))
+        why = str(ev.get("evidence", "")) if isinstance(ev, dict) else str(ev)
+        # Text(): never parsed as markup; shown(): no terminal escapes from attacker text
+        t.add_row(*(Text(shown(str(x), 200)) for x in (b["ip"], b["reason"], b["start"], b["expires"] or "permanent",
+                                                     b["offence"], why)))
     Console().print(t)
 
 
