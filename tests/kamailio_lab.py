@@ -309,8 +309,8 @@ class Sipwarden:
         self.table = f"swe2e{os.getpid()}x{next(_seq)}"
         self.state = workdir / "state"
         self.cfg = workdir / "sipwarden.toml"
-        # reconcile re-runs the table setup, whose `flush chain` zeroes the rule counters the tests
-        # read: keep it out of the test's minutes (restart/reconcile have their own system tests)
+        # reconcile runs every hour here: restart/reconcile have their own system tests, and these
+        # tests read the drop counters (which reconcile keeps unless the table was damaged)
         self.cfg.write_text(f'[log]\ntimezone = "UTC"\n[ban]\ntable = "{self.table}"\nbantime = 600\n'
                             'reconcile_interval = 3600\n')
         self.err = workdir / "sipwarden.err"
