@@ -28,7 +28,26 @@ def _logs(paths: tuple[str, ...], cfg: Config) -> list[LogFile]:
         raise click.ClickException(str(e)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Subcommands from other modules load only when used: `scan` should not pay for asyncio,
+    the daemon or the auditor at every start."""
+
+    LAZY = {"audit": "sipwarden.audit.command:audit", "run": "sipwarden.daemon_cli:run",
+            "status": "sipwarden.daemon_cli:status", "bans": "sipwarden.daemon_cli:bans",
+            "ban": "sipwarden.daemon_cli:ban", "unban": "sipwarden.daemon_cli:unban"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            import importlib
+            module, _, attr = self.LAZY[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sipwarden")
 def main() -> None:
     """See SIP attackers in PBX logs and on the wire; ban them in the kernel."""
@@ -257,17 +276,6 @@ def check_config(config_path: str | None) -> None:
         click.echo(f"[{section.name}]")
         for k, v in dataclasses.asdict(getattr(cfg, section.name)).items():
             click.echo(f"  {k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
-
-
-from .audit.command import audit  # noqa: E402  (registered last: a subcommand of its own package)
-
-main.add_command(audit)
-
-
-from .daemon_cli import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
-
-for _cmd in _DAEMON_COMMANDS:
-    main.add_command(_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

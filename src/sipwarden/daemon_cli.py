@@ -299,4 +299,4 @@ def _offline_unban(cfg: Config, state: str, ip: str) -> dict:
     return {"ok": True, "lifted": lifted, "ip": target, "firewall_error": err, "daemon": False}
 
 
-COMMANDS = [run, status, bans, ban, unban]
+
