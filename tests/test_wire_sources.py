@@ -446,7 +446,7 @@ def test_capture_frames_parse_udp_tcp_and_skip_junk():
     f = Frames()
     assert f.packets(v4(17, udp), 1.0) == [(1.0, "198.18.0.66", 5062, "198.18.0.1", 5060, "udp", msg)]
     assert f.packets(v4(6, tcp + msg[:30]), 2.0) == []  # a message split across segments...
-    assert f.packets(v4(6, tcp + msg[30:]), 2.1)[0][5:] == ("tcp", msg)  # ...is joined
+    assert f.packets(v4(6, tcp + msg[30:]), 2.1)[0][5:] == ("tcp-unverified", msg)  # ...is joined (no handshake)
     for junk in (b"", b"\x00" * 33, v4(17, b"\x00\x01"), eth + b"\x86\xdd" + b"\xff" * 60, v4(17, udp[:8] + b"junk")):
         assert f.packets(junk, 3.0) == []
     assert len(sip_filter([5060])) < len(sip_filter([5060, 5061])) and sip_filter([])[-1] == (6, 0, 0, 0)

@@ -20,7 +20,8 @@ alike (alwaysauthreject, PJSIP challenging everything):
 
 Evidence strength: UDP can be forged, so a source whose evidence is all first packets (no
 round trip) could be a victim whose address an attacker uses. A source is *proven* once it
-used a stream transport (TCP/TLS/WS needs a handshake), or the PBX judged credentials from it
+used a stream transport (TCP/TLS/WS needs a handshake; captured TCP whose handshake was not
+seen arrives as "tcp-unverified", not a stream), or the PBX judged credentials from it
 (AUTH_FAILED / AUTH_OK: a digest answer needs the PBX's nonce). Log evidence that names no
 transport counts as proven (nothing to tell). Verdicts on unproven sources carry
 `proven=False`; policy shortens their bans (`ban.unproven_factor`).

@@ -3,7 +3,8 @@
 Reading is dpkt's; everything after the link layer is ours and bounded: UDP payloads that look
 like SIP are yielded as they are, TCP streams are cut into messages per flow (a minimal
 reassembly: in-order segments, retransmissions trimmed, a gap restarts the flow at the next
-message start), and HEP datagrams are opened so their inner SIP is yielded with the addresses
+message start; labelled "tcp" only on connections whose handshake the capture holds, else
+"tcp-unverified": see live_capture.Handshakes), and HEP datagrams are opened so their inner SIP is yielded with the addresses
 the capture agent wrote (never those inside the SIP text).
 
 A capture holding both the raw traffic and its HEP copy (as the Asterisk corpus does) would
@@ -25,6 +26,7 @@ from ..events import Event
 from ..parsers.hep import HepError, decode_hep, is_hep
 from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip, parse_datagram
 from ..parsers.wire import ServerLearner, events_from_sip
+from .live_capture import Handshakes
 
 HEP_PORT = 9060
 MAX_FLOWS = 4096  # TCP flows reassembled at once; least recently active dropped first
@@ -97,6 +99,7 @@ def read_capture(path: str | Path, *, hep: bool = True, sip: bool = True,
 
 def _packets(reader: object, linktype: int, hep: bool, sip: bool, st: CaptureStats) -> Iterator[Packet]:
     flows: OrderedDict[tuple[str, int, str, int], _Flow] = OrderedDict()
+    hs = Handshakes()
     for ts, frame in reader:  # type: ignore[attr-defined]
         st.packets += 1
         try:
@@ -133,7 +136,7 @@ def _packets(reader: object, linktype: int, hep: bool, sip: bool, st: CaptureSta
             if sip and looks_like_sip(payload):
                 yield ts, src, l4.sport, dst, l4.dport, "udp", payload
         elif isinstance(l4, dpkt.tcp.TCP) and sip:
-            yield from _tcp(flows, ts, src, dst, l4, st)
+            yield from _tcp(flows, hs, ts, src, dst, l4, st)
 
 
 def _network_layer(linktype: int, frame: bytes) -> dpkt.ip.IP | dpkt.ip6.IP6 | None:
@@ -153,13 +156,18 @@ def _network_layer(linktype: int, frame: bytes) -> dpkt.ip.IP | dpkt.ip6.IP6 | N
     return pkt if isinstance(pkt, dpkt.ip.IP | dpkt.ip6.IP6) else None
 
 
-def _tcp(flows: OrderedDict[tuple[str, int, str, int], _Flow], ts: float, src: str, dst: str, tcp: dpkt.tcp.TCP,
-         st: CaptureStats) -> Iterator[Packet]:
+def _tcp(flows: OrderedDict[tuple[str, int, str, int], _Flow], hs: Handshakes, ts: float, src: str, dst: str,
+         tcp: dpkt.tcp.TCP, st: CaptureStats) -> Iterator[Packet]:
     key = (src, tcp.sport, dst, tcp.dport)
     data = bytes(tcp.data)
+    flags = tcp.flags
+    if flags & dpkt.tcp.TH_ACK:
+        hs.segment(key, flags, tcp.seq, tcp.ack)
     flow = flows.get(key)
     if flow is None:
-        if not (tcp.flags & dpkt.tcp.TH_SYN) and not (data and looks_like_sip(data)):
+        if not (flags & dpkt.tcp.TH_SYN) and not (data and looks_like_sip(data)):
+            if flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+                hs.end(key)
             return  # mid-stream and not at a message start: wait for one
         flow = flows[key] = _Flow()
         if len(flows) > MAX_FLOWS:
@@ -187,9 +195,10 @@ def _tcp(flows: OrderedDict[tuple[str, int, str, int], _Flow], ts: float, src: s
                 if isinstance(item, SipParseError):
                     st.stream_errors += 1
                 else:
-                    yield ts, src, tcp.sport, dst, tcp.dport, "tcp", item
-    if tcp.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+                    yield ts, src, tcp.sport, dst, tcp.dport, hs.transport(key), item
+    if flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         flows.pop(key, None)
+        hs.end(key)
 
 
 def capture_events(path: str | Path, origin: str = "wire", server_addrs: frozenset[str] = frozenset(), *,
