@@ -117,3 +117,10 @@ def test_attacker_text_cannot_drive_the_terminal(tmp_path):
     assert r.exit_code == 0
     assert "\x1b[2J" not in r.stdout and "\x07" not in r.stdout
     assert "[red]" in r.stdout  # shown as text, not taken as markup
+
+
+def test_explain_reads_captures(shared):
+    cap = shared / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no" / "capture.pcap.gz"
+    r = run("explain", "--json", "127.0.1.23", str(cap))
+    doc = json.loads(r.stdout)
+    assert doc["verdict"]["reason"] == "scanner" and doc["by_origin"] == {"wire": doc["events"]}

@@ -47,6 +47,22 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+def _inputs(paths: tuple[str, ...], cfg: Config) -> tuple[list[LogFile], list[str]]:
+    """Split the operator's paths into log files (checked now) and capture files."""
+    from .sources import wire_scan
+    captures, rest = wire_scan.split_captures(paths)
+    return _logs(tuple(rest), cfg), list(captures)
+
+
+def _run(logs: list[LogFile], captures: list[str], cfg: Config, on_event):  # noqa: ANN001, ANN202
+    """Logs alone go through the scan pipeline; with captures the wire reader merges them in."""
+    if captures:
+        from .sources import wire_scan
+        return wire_scan.run(logs, captures, cfg, on_event=on_event)
+    from . import scan as scanning
+    return scanning.run(logs, cfg, on_event=on_event)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sipwarden")
 def main() -> None:
@@ -63,12 +79,8 @@ def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str,
 
     Several files are merged in time order (e.g. messages and security).
     """
-    from . import scan as scanning
-    from .sources import wire_scan
-
     cfg = _config(config_path)
-    captures, paths = wire_scan.split_captures(paths)
-    logs = _logs(paths, cfg)
+    logs, captures = _inputs(paths, cfg)
     out = sys.stdout
     on_event = None
     if show_events:
@@ -82,8 +94,7 @@ def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str,
     started = time.perf_counter()
     try:
         with _progress(logs) as tick:
-            result = (wire_scan.run(logs, captures, cfg, on_event=_chain(on_event, tick)) if captures
-                      else scanning.run(logs, cfg, on_event=_chain(on_event, tick)))
+            result = _run(logs, captures, cfg, _chain(on_event, tick))
     except SourceError as e:
         raise click.ClickException(str(e)) from None
     elapsed = time.perf_counter() - started
@@ -93,12 +104,12 @@ def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str,
                 out.write(json.dumps(v.to_dict()) + "\n")
         else:
             _verdict_table(result.verdicts)
-    rate = result.lines / elapsed if elapsed > 0 else 0
     for note in getattr(result, "notes", ()):
         click.echo(f"sipwarden: {note}", err=True)
+    per_s = (result.lines or result.events) / elapsed if elapsed > 0 else 0
     click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
                f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
-               f"in {elapsed:.2f}s ({rate:,.0f} lines/s)", err=True)
+               f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s)", err=True)
 
 
 def _chain(a, b):  # noqa: ANN001, ANN202
@@ -150,7 +161,7 @@ def _console(err: bool = False):  # noqa: ANN202
 
 
 def _event_line(ev) -> str:  # noqa: ANN001
-    parts = [f"{ev.file}:{ev.line}", iso(ev.time) if ev.time is not None else "-", ev.ip or "-", str(ev.kind)]
+    parts = [f"{ev.file}:{ev.line}" if ev.file else (ev.origin or "-"), iso(ev.time) if ev.time is not None else "-", ev.ip or "-", str(ev.kind)]
     for k in ("service", "method", "account", "target", "detail"):
         v = getattr(ev, k)
         if v:
@@ -190,22 +201,21 @@ def _verdict_table(verdicts: list[Verdict]) -> None:
 @click.argument("ip")
 @click.argument("paths", nargs=-1, required=True)
 def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, ...]) -> None:
-    """Tell the evidence the logs hold against one address."""
-    from . import scan as scanning
+    """Tell the evidence the logs (and captures) hold against one address."""
     from .addr import normalize
 
     who = normalize(ip)
     if who is None:
         raise click.ClickException(f"not an IP address: {ip!r}")
     cfg = _config(config_path)
-    logs = _logs(paths, cfg)
+    logs, captures = _inputs(paths, cfg)
     mine = []
 
     def keep(ev) -> None:  # noqa: ANN001
         if ev.ip == who and len(mine) < 10_000:
             mine.append(ev)
     try:
-        result = scanning.run(logs, cfg, on_event=keep)
+        result = _run(logs, captures, cfg, keep)
     except SourceError as e:
         raise click.ClickException(str(e)) from None
     verdict = next((v for v in result.verdicts if v.ip == who), None)
