@@ -6,7 +6,7 @@ else is queued without blocking, and hands the batch to the event loop in one
 call_soon_threadsafe; parsing and detection stay on the loop (one thread owns the engine). An
 8 MB receive buffer (forced past rmem_max when root) absorbs bursts; what the kernel still drops
 is read from /proc/net/udp and shown in `status`, never silent. If the loop falls behind, at most
-MAX_PENDING datagrams wait; more are dropped and counted.
+`feeder.MAX_PENDING` datagrams wait; more are dropped and counted (the thread is `feeder.SocketFeeder`).
 
 TCP: HEP over a stream is framed by its own 16-bit total length (v3). Buffers are bounded by
 that length; a stream that does not start with `HEP3` is cut (and counted).
@@ -18,20 +18,17 @@ import asyncio
 import contextlib
 import logging
 import os
-import select
 import socket
 import struct
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
+
+from .feeder import SocketFeeder
 
 log = logging.getLogger("sipwarden")
 
 RCVBUF = 8 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-DRAIN = 1024  # datagrams taken per wake-up at most
-MAX_PENDING = 262_144  # datagrams queued for the loop at most
 MAX_TCP_CLIENTS = 64
 MAX_DGRAM = 65535
 
@@ -72,77 +69,16 @@ def kernel_drops(sock: socket.socket) -> int | None:
     return None
 
 
-class UdpReceiver:
-    """One UDP socket read by its own thread; batches reach `deliver` on the event loop."""
+class UdpReceiver(SocketFeeder):
+    """One UDP socket read by its own thread; batches of (datagram, time) reach `deliver` on the loop."""
+
+    READ_SIZE = MAX_DGRAM
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, deliver: Callable[[Batch], None]) -> None:
-        self.sock = sock
-        self.loop = loop
-        self.deliver = deliver
-        self.queue_drops = 0
-        self._pending: deque[tuple[bytes, float]] = deque()
-        self._lock = threading.Lock()
-        self._scheduled = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"hep-udp-{sock.getsockname()[1]}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        sock = self.sock
-        sock.setblocking(False)  # the wait is poll()'s (wakes to notice stop()); reads never block
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        recv = sock.recv
-        while not self._stop.is_set():
-            try:
-                if not poller.poll(200):
-                    continue
-            except OSError:
-                return
-            now = time.time()
-            batch: Batch = []
-            for _ in range(DRAIN):  # everything queued now, and no more: latency stays one wake-up
-                try:
-                    batch.append((recv(MAX_DGRAM), now))
-                except BlockingIOError:
-                    break
-                except OSError:
-                    if self._stop.is_set():
-                        return
-                    break
-            if batch:
-                self._hand(batch)
-
-    def _hand(self, batch: Batch) -> None:
-        with self._lock:
-            room = MAX_PENDING - len(self._pending)
-            if room < len(batch):
-                self.queue_drops += len(batch) - max(room, 0)
-                batch = batch[:max(room, 0)]
-            self._pending.extend(batch)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        with contextlib.suppress(RuntimeError):  # the loop closed under us at shutdown
-            self.loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            batch = list(self._pending)
-            self._pending.clear()
-            self._scheduled = False
-        if batch:
-            self.deliver(batch)
+        super().__init__(sock, loop, deliver, f"hep-udp-{sock.getsockname()[1]}")
 
     def drops(self) -> int | None:
         return kernel_drops(self.sock)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 TCP_IDLE = 300.0  # seconds a HEP agent's TCP connection may stay silent (agents keep theirs busy)

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import select
 import socket
 import struct
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from ..addr import normalize
 from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip
+from .feeder import SocketFeeder
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -34,8 +33,6 @@ PACKET_STATISTICS = 6
 SO_ATTACH_FILTER = 26
 RCVBUF = 8 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-DRAIN = 1024
-MAX_PENDING = 262_144
 MAX_FLOWS = 4096
 MAX_HANDSHAKES = 65_536  # connections tracked per table (awaiting the final ACK / proven); oldest dropped
 UNVERIFIED = "tcp-unverified"  # TCP whose handshake was not seen: not a STREAM transport (detect/wire.py)
@@ -237,17 +234,14 @@ class Frames:
         return out
 
 
-class Capture:
+class Capture(SocketFeeder):
     """One interface captured by its own thread; batches of SIP packets reach `deliver` on the loop."""
 
     def __init__(self, iface: str, ports: tuple[int, ...], loop: asyncio.AbstractEventLoop,
                  deliver: Callable[[list[Packet]], None], decided: Callable[[str], bool] | None = None) -> None:
         self.iface = iface
-        self.loop = loop
-        self.deliver = deliver
         self.decided = decided
         self.frames = Frames()
-        self.queue_drops = 0
         self.kernel_drops = 0
         self.kernel_packets = 0
         self.skipped_banned = 0
@@ -263,71 +257,21 @@ class Capture:
         except OSError:
             s.close()
             raise
-        self.sock = s
-        self._pending: list[Packet] = []
-        self._lock = threading.Lock()
-        self._scheduled = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"capture-{iface}", daemon=True)
+        super().__init__(s, loop, deliver, f"capture-{iface}")
 
-    def start(self) -> None:
-        self._thread.start()
+    def decode(self, frame: bytes, now: float) -> list[Packet]:
+        try:
+            return self.frames.packets(frame, now)
+        except (ValueError, IndexError, struct.error):
+            return []
 
-    def _run(self) -> None:
-        sock = self.sock
-        sock.setblocking(False)
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        recv = sock.recv
-        frames = self.frames
-        while not self._stop.is_set():
-            try:
-                if not poller.poll(200):
-                    continue
-            except OSError:
-                return
-            now = time.time()
-            batch: list[Packet] = []
-            for _ in range(DRAIN):
-                try:
-                    frame = recv(65535)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    if self._stop.is_set():
-                        return
-                    break
-                try:
-                    batch.extend(frames.packets(frame, now))
-                except (ValueError, IndexError, struct.error):
-                    continue
-            if batch:
-                self._hand(batch)
-
-    def _hand(self, batch: list[Packet]) -> None:
-        with self._lock:
-            room = MAX_PENDING - len(self._pending)
-            if room < len(batch):
-                self.queue_drops += len(batch) - max(room, 0)
-                batch = batch[:max(room, 0)]
-            self._pending.extend(batch)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-            self._scheduled = False
+    def keep(self, batch: list[Packet]) -> list[Packet]:
         decided = self.decided
-        if decided is not None:  # a banned source's packets never reached the PBX (see module doc)
-            kept = [p for p in batch if not decided(p[1])]
-            self.skipped_banned += len(batch) - len(kept)
-            batch = kept
-        if batch:
-            self.deliver(batch)
+        if decided is None:
+            return batch
+        kept = [p for p in batch if not decided(p[1])]  # a banned source's packets never reached the PBX
+        self.skipped_banned += len(batch) - len(kept)
+        return kept
 
     def drops(self) -> int:
         """Packets the kernel dropped so far (socket queue full), summed over reads."""
@@ -341,5 +285,5 @@ class Capture:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        self.drops()
+        self.drops()  # the last kernel figures before the socket goes
         self.sock.close()
