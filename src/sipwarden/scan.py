@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import codecs
 import gc
-import gzip
 import heapq
-import io
 import itertools
 import marshal
 import os
 import signal
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from .detect.engine import Engine
 from .events import Event, Kind, Verdict
 from .parsers.bulk import BulkParser
 from .parsers.logstream import MAX_JOIN
-from .sources.logfile import LogFile, SourceError
+from .sources.logfile import LogFile
 from .timefmt import Clock, tz_from_name
 
 _new = tuple.__new__
@@ -45,31 +42,6 @@ class ScanResult:
 
 
 CHUNK = 1 << 20  # characters read at a time: big enough to skip quiet lines at C speed, small in memory
-
-
-def _chunks(log: LogFile) -> Iterator[str]:
-    """The file's text in chunks, decoded as `LogFile.lines` decodes it (UTF-8, junk as U+FFFD)."""
-    try:
-        if log.path == "-":
-            raw = sys.stdin.buffer
-            opened = None
-        else:
-            opened = raw = open(log.path, "rb")  # noqa: SIM115 - closed below
-            log._fh = opened  # for the progress bar (LogFile.progress)
-            if log.path.endswith(".gz"):
-                raw = gzip.GzipFile(fileobj=opened)
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-        try:
-            while chunk := text.read(CHUNK):
-                yield chunk
-        except (OSError, EOFError) as e:
-            raise SourceError(f"{log.path}: read error: {e}") from None
-        finally:
-            if opened is not None:
-                opened.close()
-            log._fh = None
-    except OSError as e:
-        raise SourceError(f"{log.path}: cannot open: {e.strerror or e}") from None
 
 
 def _parser(log: LogFile, cfg: Config) -> BulkParser:
@@ -100,7 +72,7 @@ def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
 
 def _serial_batches(log: LogFile, cfg: Config, counter: dict | None) -> Iterator[list[Event]]:
     bulk = _parser(log, cfg)
-    for chunk in _chunks(log):
+    for chunk in log.chunks(CHUNK):
         evs = bulk.feed(chunk)
         if evs:
             yield evs
@@ -158,7 +130,7 @@ def _cut(path: str, target: int, search: int) -> int | None:
 
 
 def _range_text(fh: BinaryIO, start: int, end: int) -> Iterator[str]:
-    """The text of bytes [start, end) decoded as `_chunks` does (a range starts after a newline)."""
+    """The text of bytes [start, end) decoded as `LogFile.chunks` does (a range starts after a newline)."""
     dec = codecs.getincrementaldecoder("utf-8")("replace")
     fh.seek(start)
     left = end - start

@@ -24,18 +24,26 @@ class LogFile:
 
     def lines(self) -> Iterator[str]:
         """Lines as text. Bytes that are not UTF-8 become U+FFFD: junk must never stop a scan."""
+        yield from self._read(lambda text: iter(text))
+
+    def chunks(self, size: int) -> Iterator[str]:
+        """The same text in pieces of `size` characters (for the bulk scan path)."""
+        yield from self._read(lambda text: iter(lambda: text.read(size), ""))
+
+    def _read(self, pieces) -> Iterator[str]:  # noqa: ANN001
+        """Open (plain, .gz or stdin), decode leniently, yield `pieces(text)`, close; errors as SourceError."""
         try:
             if self.path == "-":
                 raw = sys.stdin.buffer
                 opened = None
             else:
                 opened = raw = open(self.path, "rb")  # noqa: SIM115 - closed below
-                self._fh = opened
+                self._fh = opened  # for the progress bar
                 if self.path.endswith(".gz"):
                     raw = gzip.GzipFile(fileobj=opened)
             text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
             try:
-                yield from text
+                yield from pieces(text)
             except (OSError, EOFError) as e:
                 raise SourceError(f"{self.path}: read error: {e}") from None
             finally:
