@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from sipwarden.daemon import send
 
 SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
@@ -38,18 +39,9 @@ def daemon(tmp_path):
 
 
 def raw(sock: Path, data: bytes) -> dict:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(str(sock))
-    s.sendall(data)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
+    reply = send(str(sock.parent), data, timeout=10)
+    assert reply is not None, "no daemon on the control socket"
+    return reply
 
 
 def test_hostile_requests_get_errors_and_the_daemon_lives(daemon):

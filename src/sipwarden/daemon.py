@@ -412,6 +412,11 @@ def _version() -> str:
 
 def request(state_dir: str, req: dict, timeout: float = 5.0) -> dict | None:
     """Send one request to a running daemon; None if none is listening there."""
+    return send(state_dir, json.dumps(req).encode() + b"\n", timeout)
+
+
+def send(state_dir: str, data: bytes, timeout: float = 5.0) -> dict | None:
+    """Send raw bytes to the control socket and read one JSON reply (None: no daemon there)."""
     import socket
     path = os.path.join(state_dir, SOCKET_NAME)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -421,7 +426,7 @@ def request(state_dir: str, req: dict, timeout: float = 5.0) -> dict | None:
     except (FileNotFoundError, ConnectionRefusedError):
         return None
     try:
-        s.sendall(json.dumps(req).encode() + b"\n")
+        s.sendall(data)
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)
