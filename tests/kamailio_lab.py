@@ -35,10 +35,10 @@ from pathlib import Path
 from netns import SRV4, SRV6, Topology, run
 from netns import unavailable as netns_unavailable
 from sipwarden.enforce.nsexec import enter_netns
+from warden import SIPWARDEN, ctl
 
 DATA = Path(__file__).with_name("data") / "kamailio"
 BIN = Path(sys.executable).parent
-SIPWARDEN = str(BIN / "sipwarden")
 KAM_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 KAM_SQL = Path("/usr/share/kamailio/db_sqlite")
 USERS = {"1001": "Zr7#pQ2v!xL9mK4w", "1002": "Vt8@nB3kLq6#yH1s", "2000": "1234"}
@@ -338,11 +338,7 @@ class Sipwarden:
         return self.err.read_text(errors="replace")[-4000:] if self.err.exists() else ""
 
     def ctl(self, *args: str) -> dict | list | None:
-        p = subprocess.run([SIPWARDEN, *args, "--state-dir", str(self.state), "--json"], capture_output=True,
-                           text=True, timeout=20)
-        if p.returncode != 0 or not p.stdout.strip():
-            return None
-        return json.loads(p.stdout)
+        return ctl(self.state, *args)
 
     def banned(self, ip: str) -> bool:
         """Whether `ip` is in the kernel's ban set now."""

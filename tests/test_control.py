@@ -7,15 +7,13 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from sipwarden.daemon import send
-
-SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
+from warden import SIPWARDEN
 
 
 @pytest.fixture

@@ -5,21 +5,19 @@ still gets through. Restarts, a wiped table, rotation and unban are exercised on
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from netns import ATK4, ATK4_EXTRA, LEGIT4, SRV4, topology, unavailable
+from warden import SIPWARDEN, ctl
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
-SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
 
 def failure(ip: str, user: str = "100", when: float | None = None) -> str:
@@ -60,11 +58,7 @@ class Lab:
             self.proc = None
 
     def ctl(self, *args: str) -> dict | list | None:
-        p = subprocess.run([SIPWARDEN, *args, "--state-dir", str(self.state), "--json"], capture_output=True,
-                           text=True, timeout=20)
-        if p.returncode != 0 or not p.stdout.strip():
-            return None
-        return json.loads(p.stdout)
+        return ctl(self.state, *args)
 
     def append(self, text: str) -> None:
         with open(self.log, "a") as f:

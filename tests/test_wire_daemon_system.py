@@ -5,23 +5,21 @@ never leaves the namespaces the test creates."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+import warden
 from netns import ATK4, LEGIT4, SRV4, socket_in, topology, unavailable
+from warden import SIPWARDEN
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
-SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
 
 def register(user: str, n: int, src: str) -> bytes:
@@ -76,9 +74,7 @@ def test_live_capture_bans_enumerator_not_phone(tmp_path):
                                  str(state), "--capture", "br0", "--pbx-address", SRV4], stdout=err, stderr=err)
 
         def ctl(*args: str):  # noqa: ANN202
-            p = subprocess.run([SIPWARDEN, *args, "--state-dir", str(state), "--json"], capture_output=True, text=True,
-                               timeout=20)
-            return json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else None
+            return warden.ctl(state, *args)
 
         def wait(cond, what: str, timeout: float = 10.0) -> None:  # noqa: ANN001
             deadline = time.monotonic() + timeout
