@@ -44,17 +44,14 @@ def pick(line: str) -> tuple[Callable[[str], Event | None], ...]:
             out.append(asterisk.manager)
         if "Host " in line:
             out.append(asterisk.iax2)
-    if "Registered SIP '" in line:
-        out.append(asterisk.registered)
-    if "No registration for peer" in line:
-        out.append(asterisk.iax2)
-    if "Rejecting unknown SIP connection" in line:
-        out.append(asterisk.freepbx_rejecting)
-    if "hacking attempt" in line:
-        out.append(asterisk.hacking_attempt)
-    if "bytes packet from" in line:
-        out.append(asterisk.pjproject_dropping)
+    out += [fn for word, fn in _BY_WORD if word in line]
     return tuple(out)
+
+
+# Formats told apart by one phrase of their own.
+_BY_WORD = (("Registered SIP '", asterisk.registered), ("No registration for peer", asterisk.iax2),
+            ("Rejecting unknown SIP connection", asterisk.freepbx_rejecting),
+            ("hacking attempt", asterisk.hacking_attempt), ("bytes packet from", asterisk.pjproject_dropping))
 
 
 # Words one of which every line `pick` reads into an event contains (plus the security log's marker).
