@@ -70,15 +70,20 @@ def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
     yield from _serial_batches(log, cfg, counter)
 
 
-def _serial_batches(log: LogFile, cfg: Config, counter: dict | None) -> Iterator[list[Event]]:
-    bulk = _parser(log, cfg)
-    for chunk in log.chunks(CHUNK):
+def _feed_all(bulk: BulkParser, chunks: Iterable[str]) -> Iterator[list[Event]]:
+    """The non-empty event batches of `chunks` through `bulk`, then what it holds at the end."""
+    for chunk in chunks:
         evs = bulk.feed(chunk)
         if evs:
             yield evs
     evs = bulk.close()
     if evs:
         yield evs
+
+
+def _serial_batches(log: LogFile, cfg: Config, counter: dict | None) -> Iterator[list[Event]]:
+    bulk = _parser(log, cfg)
+    yield from _feed_all(bulk, log.chunks(CHUNK))
     if counter is not None:
         counter["lines"] = counter.get("lines", 0) + bulk.parser.lines
         counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized
@@ -265,13 +270,7 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
                 extra = (st[0], st[1])
                 used = True
             else:  # read the second range here, continuing this parser: exact, just not parallel
-                for chunk in _range_text(fh, cut, log.size):
-                    evs = bulk.feed(chunk)
-                    if evs:
-                        yield evs
-                evs = bulk.close()
-                if evs:
-                    yield evs
+                yield from _feed_all(bulk, _range_text(fh, cut, log.size))
     finally:
         log._fh = None
         if pid:
