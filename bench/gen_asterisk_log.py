@@ -7,7 +7,7 @@ Writes three files for `OUT`:
   OUT.labels.tsv    one row per line that names a source: `lineno<TAB>kind<TAB>true_ip`
   OUT.summary.json  parameters, counts per kind and per category
 
-Line formats follow real Asterisk output (see ../shared/corpus/asterisk20 and fail2ban's samples):
+Line formats follow real Asterisk output (see tests/data/asterisk20 and fail2ban's samples):
   classic prefix   `[Nov 24 20:00:09] NOTICE[20023] chan_sip.c: <msg>`
   verbose prefix   `[Nov 24 20:00:09] NOTICE[20023]: chan_sip.c:28468 handle_request_register: <msg>`
   with a call id   `[Nov 24 20:01:00] VERBOSE[20023][C-0000001b] pbx.c: <msg>`

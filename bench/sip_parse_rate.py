@@ -25,7 +25,7 @@ from sipwarden.parsers.sip import parse_datagram
 from sipwarden.parsers.wire import events_from_sip
 from sipwarden.sources.pcap import read_capture
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "asterisk20"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "asterisk20"
 RE_REQ = re.compile(rb"^([A-Z]{3,10}) (\S+) SIP/2\.0\r?\n")
 RE_RESP = re.compile(rb"^SIP/2\.0 (\d{3}) ")
 RE_FROM_USER = re.compile(rb"\r?\n(?:From|f)[ \t]*:[^\r\n]*?<?sips?:([^@;>\s]+)@", re.I)

@@ -32,8 +32,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no"
+CORPUS = REPO / "tests" / "data" / "asterisk20" / "dev1_alwaysauthreject_no"
 SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
 

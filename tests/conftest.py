@@ -1,24 +1,19 @@
-"""Shared fixtures: where the corpora are, and small helpers to parse text."""
+"""Where the test data is (all inside the repository), and small helpers to parse text."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
-
 from sipwarden.parsers.logstream import LogParser
 from sipwarden.timefmt import Clock
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    if not (SHARED / "corpus").is_dir():
-        pytest.skip(f"the shared corpus is not beside the repository ({SHARED}); CI always has it")
-    return SHARED
+DATA = REPO / "tests" / "data"
+ASTERISK20 = DATA / "asterisk20"  # real Asterisk 20 runs under attack (tests/data/README.md)
+# fail2ban's sample logs, where Debian's fail2ban package installs them (scripts/bootstrap --system).
+FAIL2BAN_LOGS = Path(os.environ.get("SIPWARDEN_FAIL2BAN_LOGS",
+                                    "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"))
 
 
 def parse_lines(lines: list[str] | str, year: int = 2026) -> list:

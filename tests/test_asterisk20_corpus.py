@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import ASTERISK20
 from sipwarden import scan
 from sipwarden.config import Config
 from sipwarden.events import Kind
@@ -16,8 +17,8 @@ RUNS = ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"]
 UNDETECTABLE_FROM_LOGS = {("dev2_alwaysauthreject_yes", "127.0.1.20")}
 
 
-def _scan(shared, run, files=("messages.gz", "security.gz")):
-    d = shared / "corpus" / "asterisk20" / run
+def _scan(run, files=("messages.gz", "security.gz")):
+    d = ASTERISK20 / run
     logs = [open_log(str(d / f)) for f in files]
     events = []
     result = scan.run(logs, Config(), on_event=events.append)
@@ -26,8 +27,8 @@ def _scan(shared, run, files=("messages.gz", "security.gz")):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_attackers_banned_legit_not(shared, run):
-    result, _, truth = _scan(shared, run)
+def test_attackers_banned_legit_not(run):
+    result, _, truth = _scan(run)
     got = {v.ip: v for v in result.verdicts}
     for ip, src in truth["sources"].items():
         if src["attacker"]:
@@ -40,17 +41,17 @@ def test_attackers_banned_legit_not(shared, run):
     assert not any("/" in ip for ip in got), "no network may be banned: real phones log in from 127.0.1.0/24"
 
 
-def test_alwaysauthreject_flood_seen_only_as_challenges(shared):
-    result, events, _ = _scan(shared, "dev2_alwaysauthreject_yes")
+def test_alwaysauthreject_flood_seen_only_as_challenges():
+    result, events, _ = _scan("dev2_alwaysauthreject_yes")
     v = next(v for v in result.verdicts if v.ip == "127.0.1.30")
     assert v.reason == "flood"
     kinds = {e.kind for e in events if e.ip == "127.0.1.30"}
     assert kinds == {Kind.CHALLENGE_SENT}
 
 
-def test_security_log_alone_is_enough(shared):
+def test_security_log_alone_is_enough():
     """A site that keeps only the security log still catches the scanners and guessers."""
-    result, _, truth = _scan(shared, "dev1_alwaysauthreject_no", files=("security.gz",))
+    result, _, truth = _scan("dev1_alwaysauthreject_no", files=("security.gz",))
     got = {v.ip for v in result.verdicts}
     assert {"127.0.1.20", "127.0.1.21", "127.0.1.22", "127.0.1.30", "127.0.1.31", "127.0.1.32",
             "127.0.1.40"} <= got
@@ -58,9 +59,9 @@ def test_security_log_alone_is_enough(shared):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_injection_probe_never_names_the_victim(shared, run):
+def test_injection_probe_never_names_the_victim(run):
     """127.0.1.50's probes all try to make a line name the legit phone 127.0.1.10."""
-    _, events, _ = _scan(shared, run)
+    _, events, _ = _scan(run)
     victim = [e for e in events if e.ip == "127.0.1.10" and e.kind is not Kind.AUTH_OK
               and e.kind is not Kind.CHALLENGE_SENT]
     assert victim == [], victim[:3]
@@ -71,11 +72,11 @@ def test_injection_probe_never_names_the_victim(shared, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_security_event_counts_match_ami(shared, run):
+def test_security_event_counts_match_ami(run):
     """The corpus README gives the per-type counts AMI saw; split lines must not add or lose events."""
     expected = {"dev1_alwaysauthreject_no": (48, 1880, 547, 4224, 99),
                 "dev2_alwaysauthreject_yes": (51, 5018, 99, 1155, 132)}[run]
-    _, events, _ = _scan(shared, run, files=("security.gz",))
+    _, events, _ = _scan(run, files=("security.gz",))
     by = {}
     for e in events:
         if e.detail:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import ASTERISK20
 from sipwarden.audit import Severity, audit
 from sipwarden.cli import main
 
@@ -199,8 +200,8 @@ def test_single_file_is_audited_as_its_name_says(tmp_path):
 
 # --- the real Asterisk 20 configs the corpus was recorded with -----------------------------------
 
-def test_corpus_finds_qwerty_and_alwaysauthreject(shared):
-    configs = shared / "corpus" / "asterisk20" / "configs"
+def test_corpus_finds_qwerty_and_alwaysauthreject():
+    configs = ASTERISK20 / "configs"
     found = audit(configs)
     weak = [f for f in found if f.check == "secret.dictionary"]
     assert {(f.file, f.message.split(":")[0]) for f in weak} == {
@@ -215,8 +216,8 @@ def test_corpus_finds_qwerty_and_alwaysauthreject(shared):
                                                  "logger.security-off")]
 
 
-def test_corpus_alwaysauthreject_yes_variant_has_no_such_finding(shared, tmp_path):
-    configs = shared / "corpus" / "asterisk20" / "configs"
+def test_corpus_alwaysauthreject_yes_variant_has_no_such_finding(tmp_path):
+    configs = ASTERISK20 / "configs"
     for f in configs.glob("*.conf"):
         shutil.copy(f, tmp_path / f.name)
     shutil.copy(configs / "sip.conf.alwaysauthreject_yes", tmp_path / "sip.conf")
@@ -228,8 +229,8 @@ def test_corpus_alwaysauthreject_yes_variant_has_no_such_finding(shared, tmp_pat
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
-def test_corpus_cli_exit_1_in_every_format(shared, fmt):
-    r = run(str(shared / "corpus" / "asterisk20" / "configs"), "--format", fmt)
+def test_corpus_cli_exit_1_in_every_format(fmt):
+    r = run(str(ASTERISK20 / "configs"), "--format", fmt)
     assert r.exit_code == 1
     if fmt != "text":
         json.loads(r.stdout)

@@ -7,6 +7,7 @@ import json
 
 from click.testing import CliRunner
 
+from conftest import ASTERISK20
 from sipwarden.cli import main
 
 ATTACK = "".join(
@@ -119,8 +120,8 @@ def test_attacker_text_cannot_drive_the_terminal(tmp_path):
     assert "[red]" in r.stdout  # shown as text, not taken as markup
 
 
-def test_explain_reads_captures(shared):
-    cap = shared / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no" / "capture.pcap.gz"
+def test_explain_reads_captures():
+    cap = ASTERISK20 / "dev1_alwaysauthreject_no" / "capture.pcap.gz"
     r = run("explain", "--json", "127.0.1.23", str(cap))
     doc = json.loads(r.stdout)
     assert doc["verdict"]["reason"] == "scanner" and doc["by_origin"] == {"wire": doc["events"]}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ASTERISK20, DATA, FAIL2BAN_LOGS
 from sipwarden import scan as scan_mod
 from sipwarden.config import Config
 from sipwarden.parsers.bulk import BulkParser
@@ -43,16 +44,16 @@ def in_bulk(text: str, size: int) -> list:
     return out
 
 
-def _corpus(shared: Path) -> list[Path]:
-    c = shared / "corpus"
-    files = [c / "fail2ban" / "asterisk", c / "fail2ban" / "freeswitch"]
-    files += sorted((c / "asterisk20").glob("*/messages.gz")) + sorted((c / "asterisk20").glob("*/security.gz"))
-    files += sorted((shared / "lab" / "fail2ban").glob("*.log"))
-    return [f for f in files if f.is_file()]
+def _corpus() -> list[Path]:
+    files = [FAIL2BAN_LOGS / "asterisk", FAIL2BAN_LOGS / "freeswitch"]
+    files += sorted(ASTERISK20.glob("*/messages.gz")) + sorted(ASTERISK20.glob("*/security.gz"))
+    files += sorted((DATA / "lab").glob("*.log"))
+    assert all(f.is_file() for f in files), files
+    return files
 
 
-def test_corpus_same_events_both_paths(shared: Path) -> None:
-    files = _corpus(shared)
+def test_corpus_same_events_both_paths() -> None:
+    files = _corpus()
     assert files
     cfg = Config()
     for f in files:
@@ -66,8 +67,8 @@ def test_corpus_same_events_both_paths(shared: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [1, 7, 100, 997, 1 << 16])
-def test_corpus_chunk_boundaries(shared: Path, size: int) -> None:
-    for f in _corpus(shared):
+def test_corpus_chunk_boundaries(size: int) -> None:
+    for f in _corpus():
         text = _text(f)
         if size < 100 and len(text) > 300_000:
             text = text[:300_000]
@@ -135,9 +136,9 @@ def _serial(path: Path) -> tuple[list, dict]:
     return list(file_events_by_line(open_log(str(path)), Config(), counter)), counter
 
 
-def test_corpus_same_events_parallel(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_same_events_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _used.clear()
-    for f in _corpus(shared):
+    for f in _corpus():
         if f.suffix == ".gz":  # compressed files are read by one process; give the worker the text
             plain = tmp_path / f.with_suffix("").name
             plain.write_bytes(gzip.decompress(f.read_bytes()))

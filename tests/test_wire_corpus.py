@@ -12,6 +12,7 @@ import struct
 
 import pytest
 
+from conftest import ASTERISK20
 from sipwarden.config import DetectConfig
 from sipwarden.detect.engine import Engine
 from sipwarden.events import Kind
@@ -33,8 +34,8 @@ ATTACKERS = {"127.0.1.20", "127.0.1.21", "127.0.1.22", "127.0.1.23", "127.0.1.30
 LEGIT = {"127.0.1.10", "127.0.1.11", "127.0.1.12", "127.0.0.1"}
 
 
-def run_dir(shared, run):
-    return shared / "corpus" / "asterisk20" / run
+def run_dir(run):
+    return ASTERISK20 / run
 
 
 # --- the mapping, on hand-made messages -------------------------------------------------------------
@@ -98,8 +99,8 @@ def test_server_learner():
 # --- the corpus -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("run", RUNS)
-def test_every_request_in_the_pcap_parses(shared, run):
-    d = run_dir(shared, run)
+def test_every_request_in_the_pcap_parses(run):
+    d = run_dir(run)
     truth = json.loads((d / "truth.json").read_text())
     st = CaptureStats()
     requests: collections.Counter[str] = collections.Counter()
@@ -114,8 +115,8 @@ def test_every_request_in_the_pcap_parses(shared, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_hep_stream_and_hep_in_pcap(shared, run):
-    d = run_dir(shared, run)
+def test_hep_stream_and_hep_in_pcap(run):
+    d = run_dir(run)
     data = gzip.decompress((d / "hep.bin.gz").read_bytes())
     pos, pkts = 0, []
     while pos < len(data):
@@ -134,8 +135,8 @@ def test_hep_stream_and_hep_in_pcap(shared, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_ami_counts_and_injection(shared, run):
-    data = gzip.decompress((run_dir(shared, run) / "ami.txt.gz").read_bytes())
+def test_ami_counts_and_injection(run):
+    data = gzip.decompress((run_dir(run) / "ami.txt.gz").read_bytes())
     s = AmiStream()
     msgs = []
     for i in range(0, len(data), 4096):
@@ -153,8 +154,8 @@ def test_ami_counts_and_injection(shared, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_wire_events_flag_attackers_only(shared, run):
-    events = sorted(capture_events(run_dir(shared, run) / "capture.pcap.gz", hep=False), key=lambda e: e.time)
+def test_wire_events_flag_attackers_only(run):
+    events = sorted(capture_events(run_dir(run) / "capture.pcap.gz", hep=False), key=lambda e: e.time)
     assert not [e for e in events if e.ip == "127.0.0.1"]  # the PBX is learnt and never an event source
     engine = Engine()
     engine.feed_many(events)
@@ -164,9 +165,9 @@ def test_wire_events_flag_attackers_only(shared, run):
     assert not any("/" in ip for ip in got)
 
 
-def test_wire_evidence_without_fingerprints(shared):
+def test_wire_evidence_without_fingerprints():
     """What the failure detectors alone make of dev1's wire events (fingerprints off)."""
-    events = sorted(capture_events(run_dir(shared, "dev1_alwaysauthreject_no") / "capture.pcap.gz", hep=False),
+    events = sorted(capture_events(run_dir("dev1_alwaysauthreject_no") / "capture.pcap.gz", hep=False),
                     key=lambda e: e.time)
     engine = Engine(DetectConfig(fingerprints=False))
     engine.feed_many(events)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ASTERISK20, DATA
 from sipwarden.events import Event, Kind
 from sipwarden.parsers.fingerprints import scanner_in
 from sipwarden.parsers.sip import SipMessage, SipParseError, message_fields, parse_datagram, wire_fields
@@ -77,17 +78,14 @@ def payloads(path: Path) -> list[bytes]:
 
 
 @pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])
-def test_corpus_captures(shared, run):
-    data = payloads(shared / "corpus" / "asterisk20" / run / "capture.pcap.gz")
+def test_corpus_captures(run):
+    data = payloads(ASTERISK20 / run / "capture.pcap.gz")
     hits = sum(check(p) for p in data)
     assert len(data) > 10_000 and hits == len(data)  # every corpus message takes the fast path
 
 
-def test_lab_attack_capture(shared):
-    path = shared / "lab" / "sample_attack.pcapng"
-    if not path.exists():
-        pytest.skip("no lab capture")
-    data = payloads(path)
+def test_lab_attack_capture():
+    data = payloads(DATA / "lab" / "kamailio_attack.pcapng.gz")
     assert data
     for p in data:
         check(p)

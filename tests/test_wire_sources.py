@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ASTERISK20, DATA
 from sipwarden.config import ConfigError, from_dict
 from sipwarden.sources.endpoints import parse_hostport, parse_listen
 from sipwarden.sources.wire_intake import WireIntake
@@ -30,8 +31,8 @@ HEP_ATTACKERS = {"dev1_alwaysauthreject_no": {"127.0.1.22", "127.0.1.23", "127.0
 LEGIT = {"127.0.1.10", "127.0.1.11", "127.0.1.12", "127.0.0.1"}
 
 
-def hep_datagrams(shared: Path, run: str) -> list[bytes]:
-    data = gzip.decompress((shared / "corpus" / "asterisk20" / run / "hep.bin.gz").read_bytes())
+def hep_datagrams(run: str) -> list[bytes]:
+    data = gzip.decompress((ASTERISK20 / run / "hep.bin.gz").read_bytes())
     out, pos = [], 0
     while pos < len(data):
         (n,) = struct.unpack_from("!I", data, pos)
@@ -115,8 +116,8 @@ def send_udp(port: int, datagrams: list[bytes], pace: int = 500) -> None:
 
 
 @pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])
-def test_hep_udp_corpus_bans_attackers_only(shared, tmp_path, run):
-    grams = hep_datagrams(shared, run)
+def test_hep_udp_corpus_bans_attackers_only(tmp_path, run):
+    grams = hep_datagrams(run)
     port = free_port()
     with daemon(tmp_path, "--hep", f"127.0.0.1:{port}", "--hep-password", PASSWORD) as d:
         send_udp(port, grams)
@@ -129,8 +130,8 @@ def test_hep_udp_corpus_bans_attackers_only(shared, tmp_path, run):
         assert not any("/" in ip for ip in d.bans())
 
 
-def test_hep_password_junk_and_tcp(shared, tmp_path):
-    grams = hep_datagrams(shared, "dev2_alwaysauthreject_yes")
+def test_hep_password_junk_and_tcp(tmp_path):
+    grams = hep_datagrams("dev2_alwaysauthreject_yes")
     forged = [g.replace(PASSWORD.encode(), b"devcorpus-XXX") for g in grams[:50]]
     assert all(len(f) == len(g) for f, g in zip(forged, grams, strict=False))
     junk = [b"", b"HEP3", b"HEP3\xff\xff" + b"\x00" * 40, b"\x02\x10\x02" + b"\xff" * 13, bytes(range(256)) * 4,
@@ -198,28 +199,28 @@ def scan(*args: str) -> tuple[dict[str, dict], str]:
 
 
 @pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])
-def test_scan_corpus_capture_prefers_raw_sip(shared, run):
-    got, err = scan(str(shared / "corpus" / "asterisk20" / run / "capture.pcap.gz"))
+def test_scan_corpus_capture_prefers_raw_sip(run):
+    got, err = scan(str(ASTERISK20 / run / "capture.pcap.gz"))
     assert set(got) == CORPUS_ATTACKERS
     assert "HEP datagrams skipped (the same messages as HEP: raw SIP preferred)" in err
     assert got["127.0.1.31"].get("proven", True)  # TCP: a handshake proves the address
     assert got["127.0.1.30"]["proven"] is False  # a UDP flood with no round trip could be forged
 
 
-def test_scan_lab_kamailio_capture_without_fingerprints(shared, tmp_path):
+def test_scan_lab_kamailio_capture_without_fingerprints(tmp_path):
     cfg = tmp_path / "nofp.toml"
     cfg.write_text("[detect]\nfingerprints = false\n")
-    got, err = scan("--config", str(cfg), str(shared / "lab" / "sample_attack.pcapng"))
+    got, err = scan("--config", str(cfg), str(DATA / "lab" / "kamailio_attack.pcapng.gz"))
     assert set(got) == {"198.18.0.66", "198.18.0.67", "198.18.0.68", "198.18.0.69"}  # not .20 (legit), .1 (server)
     assert got["198.18.0.68"]["reason"] == "bruteforce"  # Kamailio re-challenges a wrong digest: paired
     assert got["198.18.0.69"]["reason"] == "flood"
     assert "1128 raw SIP messages" in err
 
 
-def test_scan_hep_only_capture_and_mixed_with_logs(shared, tmp_path):
+def test_scan_hep_only_capture_and_mixed_with_logs(tmp_path):
     """A capture holding only HEP is read through it; logs and captures merge in one scan."""
     import dpkt
-    grams = hep_datagrams(shared, "dev2_alwaysauthreject_yes")
+    grams = hep_datagrams("dev2_alwaysauthreject_yes")
     pcap = tmp_path / "hep-only.pcap"
     with open(pcap, "wb") as f:
         w = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
@@ -232,7 +233,7 @@ def test_scan_hep_only_capture_and_mixed_with_logs(shared, tmp_path):
     got, err = scan(str(pcap))
     assert set(got) == HEP_ATTACKERS["dev2_alwaysauthreject_yes"]
     assert f"{len(grams)} SIP messages from HEP datagrams" in err
-    logs = shared / "corpus" / "asterisk20" / "dev2_alwaysauthreject_yes"
+    logs = ASTERISK20 / "dev2_alwaysauthreject_yes"
     got, _ = scan(str(pcap), str(logs / "messages.gz"), str(logs / "security.gz"))
     assert set(got) >= HEP_ATTACKERS["dev2_alwaysauthreject_yes"] and not set(got) & LEGIT
 
@@ -355,11 +356,11 @@ class AmiServer:
         writer.close()
 
 
-def test_ami_client_logs_in_reconnects_and_finds_attackers(shared):
+def test_ami_client_logs_in_reconnects_and_finds_attackers():
     from sipwarden.detect.engine import Engine
     from sipwarden.sources.ami_client import AmiClient
 
-    data = gzip.decompress((shared / "corpus" / "asterisk20" / "dev1_alwaysauthreject_no" / "ami.txt.gz").read_bytes())
+    data = gzip.decompress((ASTERISK20 / "dev1_alwaysauthreject_no" / "ami.txt.gz").read_bytes())
     srv = AmiServer(data)
     engine = Engine()
     got: list = []
@@ -401,9 +402,9 @@ def test_ami_client_logs_in_reconnects_and_finds_attackers(shared):
 IDLE_WAIT = 0.6  # a little more than ami_client.IDLE: the held-back last event is released
 
 
-def test_daemon_reads_ami(shared, tmp_path):
+def test_daemon_reads_ami(tmp_path):
     import threading
-    data = gzip.decompress((shared / "corpus" / "asterisk20" / "dev2_alwaysauthreject_yes" / "ami.txt.gz").read_bytes())
+    data = gzip.decompress((ASTERISK20 / "dev2_alwaysauthreject_yes" / "ami.txt.gz").read_bytes())
     srv = AmiServer(data)
     srv.sessions = 1  # one session with the whole stream
     srv.cut = 0
