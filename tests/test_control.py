@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sipwarden.daemon import send
+from sipwarden.daemon.client import send
 from warden import SIPWARDEN
 
 
@@ -63,3 +63,20 @@ def test_whitelisted_and_pbx_addresses_need_force(daemon):
     assert ok["ok"] is True and ok["ban"]["permanent"] is True
     bans = raw(sock, b'{"cmd": "bans"}\n')["bans"]
     assert [b["ip"] for b in bans] == ["203.0.113.5"]
+
+
+def test_offline_ban_and_unban_take_the_same_path(tmp_path):
+    """No daemon: `ban`/`unban` work on the store through BanService (offences counted the same way)."""
+    from warden import ctl
+    state = tmp_path / "state"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ban]\nbackend = "dry-run"\n[whitelist]\naddresses = ["192.0.2.0/24"]\n')
+    first = ctl(state, "ban", "203.0.113.5", "--for", "1h", "--config", str(cfg))
+    assert first["ok"] and first["daemon"] is False and first["ban"]["offence"] == 1
+    assert ctl(state, "ban", "192.0.2.9", "--config", str(cfg)) is None  # whitelisted: refused (exit 1)
+    again = ctl(state, "ban", "203.0.113.5", "--config", str(cfg))
+    assert again["ban"]["offence"] == 2  # a replaced ban is an offence, as in the daemon
+    assert [b["ip"] for b in ctl(state, "bans", "--config", str(cfg))] == ["203.0.113.5"]
+    off = ctl(state, "unban", "203.0.113.5", "--config", str(cfg))
+    assert off["lifted"] is True and ctl(state, "bans", "--config", str(cfg)) == []
+    assert ctl(state, "unban", "203.0.113.5", "--config", str(cfg))["lifted"] is False

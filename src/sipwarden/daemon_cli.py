@@ -74,7 +74,7 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
         from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
         ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...]) -> None:
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
-    from .daemon import Daemon
+    from .daemon.service import Daemon
 
     cfg = _cfg(config_path)
     if backend:
@@ -117,7 +117,7 @@ def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capt
 
 
 def _ask(state: str, req: dict) -> dict | None:
-    from .daemon import request
+    from .daemon.client import request
     try:
         return request(state, req)
     except (OSError, ValueError) as e:
@@ -248,55 +248,41 @@ def _finish(reply: dict, as_json: bool, text) -> None:  # noqa: ANN001
             click.echo(f"warning: firewall not updated: {reply['firewall_error']}", err=True)
 
 
-def _offline_enforcer(cfg: Config):  # noqa: ANN202
-    from .enforce import EnforceError, make_enforcer
-    try:
-        e = make_enforcer(cfg.ban)
-        e.setup()
-        return e, None
-    except EnforceError as err:
-        return None, str(err)
-
-
-def _offline_ban(cfg: Config, state: str, ip: str, secs: float | None, reason: str, force: bool) -> dict:
-    from .addr import AddressSet
-    from .enforce import Ban, EnforceError
-    from .policy import Policy
-    from .store.sqlite import Store
-    now = time.time()
-    try:
-        d = Policy(cfg.ban, cfg.whitelist_set() or AddressSet()).manual(ip, secs, reason, force=force, at=now)
-    except ValueError as e:
-        return {"ok": False, "error": str(e)}
+@contextlib.contextmanager
+def _offline_bans(cfg: Config, state: str):  # noqa: ANN202
+    """The daemon's BanService over the store and the firewall, without a daemon (no threads): the
+    offline `ban` and `unban` take the same path as every other ban."""
     import os
 
     from .daemon import DB_NAME
-    os.makedirs(state, exist_ok=True)
-    expires = now + secs if secs is not None else None
-    with Store(os.path.join(state, DB_NAME)) as store:
-        rec = store.add_ban(d.verdict.ip, "manual", d.verdict.to_dict(), now, expires, manual=True)
-    enf, err = _offline_enforcer(cfg)
-    if enf is not None:
+    from .daemon.errors import StageErrors
+    from .daemon.service import ban_service
+    from .store.sqlite import Store, StoreError
+    path = os.path.join(state, DB_NAME)
+    try:
+        os.makedirs(state, exist_ok=True)
+        store = Store(path)
+    except (OSError, StoreError) as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        bans = ban_service(cfg, store, StageErrors(), threaded=False)
+        bans.load(time.time(), restore=False)
+        yield bans
+    finally:
+        store.close()
+
+
+def _offline_ban(cfg: Config, state: str, ip: str, secs: float | None, reason: str, force: bool) -> dict:
+    with _offline_bans(cfg, state) as bans:
         try:
-            enf.ban([Ban(d.verdict.ip, expires, "manual")], now)
-        except EnforceError as e:
-            err = str(e)
-    return {"ok": True, "ban": rec.to_dict(), "firewall_error": err, "daemon": False}
+            rec = bans.manual(ip, secs, reason, force=force)
+        except ValueError as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, "ban": rec.to_dict(), "firewall_error": bans.kernel.error, "daemon": False}
 
 
 def _offline_unban(cfg: Config, state: str, ip: str) -> dict:
-    from .addr import normalize
-    from .enforce import EnforceError
-    target = normalize(ip) or ip
-    store = _store(state)
-    lifted = store.lift_ban(target, time.time(), by="operator") if store else False
-    enf, err = _offline_enforcer(cfg)
-    if enf is not None:
-        try:
-            enf.unban([target])
-        except EnforceError as e:
-            err = str(e)
-    return {"ok": True, "lifted": lifted, "ip": target, "firewall_error": err, "daemon": False}
-
-
-
+    with _offline_bans(cfg, state) as bans:
+        lifted = bans.unban(ip, by="operator")  # the firewall is cleared even if the store knew no ban
+        return {"ok": True, "lifted": lifted, "ip": bans.target(ip), "firewall_error": bans.kernel.error,
+                "daemon": False}

@@ -229,22 +229,40 @@ class Store:
 
     def add_ban(self, ip: str, reason: str, evidence: dict, start: float, expires: float | None,
                 manual: bool = False) -> BanRecord:
-        """Record a ban from `start` until `expires` (None = permanent).
-
-        Any ban of `ip` not yet ended is closed first (at its expiry if that already passed,
-        otherwise at `start` as "replaced"), so an ip has at most one open ban. Every ban counts
-        as an offence for escalation, manual ones included."""
-        doc = json.dumps(evidence, sort_keys=True, default=str)
+        """Record a ban from `start` until `expires` (None = permanent); its offence number is
+        counted here. Any ban of `ip` not yet ended is closed first (see `add_bans`)."""
         with self._tx() as db:
-            db.execute("UPDATE bans SET ended = expires, ended_by = 'expired' "
-                       "WHERE ip = ? AND ended IS NULL AND expires <= ?", (ip, start))
-            db.execute("UPDATE bans SET ended = ?, ended_by = 'replaced' WHERE ip = ? AND ended IS NULL",
-                       (start, ip))
             offence = db.execute("SELECT count(*) FROM bans WHERE ip = ?", (ip,)).fetchone()[0] + 1
+            doc = json.dumps(evidence, sort_keys=True, default=str)
             rec = BanRecord(ip, reason, json.loads(doc), start, expires, manual, offence)
-            db.execute(f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                       (ip, reason, doc, start, expires, int(manual), offence))
+            self._insert_bans(db, [rec])
         return rec
+
+    def add_bans(self, records: Sequence[BanRecord]) -> None:
+        """Record bans whose offence numbers the caller (the daemon's BanService, which keeps the
+        counts in memory) already knows, in one transaction.
+
+        Any ban of an ip not yet ended is closed first (at its expiry if that already passed,
+        otherwise at the new start as "replaced"), so an ip has at most one open ban. Every ban
+        counts as an offence for escalation, manual ones included."""
+        if records:
+            with self._tx() as db:
+                self._insert_bans(db, records)
+
+    @staticmethod
+    def _insert_bans(db: sqlite3.Connection, records: Sequence[BanRecord]) -> None:
+        for r in records:
+            db.execute("UPDATE bans SET ended = expires, ended_by = 'expired' "
+                       "WHERE ip = ? AND ended IS NULL AND expires <= ?", (r.ip, r.start))
+            db.execute("UPDATE bans SET ended = ?, ended_by = 'replaced' WHERE ip = ? AND ended IS NULL",
+                       (r.start, r.ip))
+        db.executemany(f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                       [(r.ip, r.reason, json.dumps(r.evidence, sort_keys=True, default=str), r.start, r.expires,
+                         int(r.manual), r.offence) for r in records])
+
+    def offence_counts(self) -> dict[str, int]:
+        """Bans so far per ip (what escalation needs), for the daemon to keep in memory."""
+        return dict(self._query("SELECT ip, count(*) FROM bans GROUP BY ip"))
 
     def lift_ban(self, ip: str, at: float, by: str = "operator") -> bool:
         """End the active ban of `ip` at `at`; True if there was one."""
@@ -286,11 +304,15 @@ class Store:
     # -- read positions --------------------------------------------------------------------------
 
     def save_position(self, path: str, inode: int, offset: int, head_hash: str, now: float) -> None:
+        self.save_positions([(path, inode, offset, head_hash)], now)
+
+    def save_positions(self, positions: Sequence[tuple[str, int, int, str]], now: float) -> None:
+        """(path, inode, offset, head_hash) of several files in one transaction."""
         with self._tx() as db:
-            db.execute("INSERT INTO positions (path, inode, offset, head_hash, updated) VALUES (?, ?, ?, ?, ?) "
+            db.executemany("INSERT INTO positions (path, inode, offset, head_hash, updated) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, offset = excluded.offset, "
                        "head_hash = excluded.head_hash, updated = excluded.updated",
-                       (path, inode, offset, head_hash, now))
+                       [(*p, now) for p in positions])
 
     def load_position(self, path: str) -> Position | None:
         rows = self._query("SELECT path, inode, offset, head_hash, updated FROM positions WHERE path = ?", (path,))

@@ -1,0 +1,93 @@
+"""The store's writes, on a worker thread: bans, lifts, expiries, read positions and the event
+history reach SQLite in the order the event loop decided them, one transaction per merged batch.
+
+The order is what makes a crash safe: a file's read position is queued after the bans decided from
+the lines before it, so after a kill -9 either a ban is in the store or its lines are read again
+(and the ban decided again). The loop never waits for the disk; it reads bans and offences from
+memory (bans.BanService), so nothing here is read back while the daemon runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..events import Event
+from ..store.sqlite import BanRecord, Store
+from .errors import StageErrors
+from .worker import OrderedWorker
+
+HISTORY_MAX_ROWS = 2_000_000
+HISTORY_DAYS = 14
+PRUNE_EVERY = 100_000  # history rows written between prunes
+
+
+class Journal:
+    def __init__(self, store: Store, errors: StageErrors, threaded: bool = True) -> None:
+        self.store = store
+        self.errors = errors
+        self.rows = 0
+        self._since_prune = 0
+        self.bans_written = 0
+        self.worker = OrderedWorker("store", self._run, frozenset({"bans", "events"}), threaded,
+                                    max_items=1 << 30)  # nothing is dropped: the bans are in memory anyway
+
+    # -- from the event loop ---------------------------------------------------------------------
+
+    def bans(self, records: Sequence[BanRecord]) -> None:
+        if records:
+            self.worker.submit("bans", records)
+
+    def lift(self, ip: str, at: float, by: str) -> None:
+        self.worker.submit("lift", (ip, at, by))
+
+    def expire(self, now: float) -> None:
+        self.worker.submit("expire", now)
+
+    def positions(self, positions: list[tuple[str, int, int, str]], now: float) -> None:
+        if positions:
+            self.worker.submit("positions", (positions, now))
+
+    def events(self, events: list[Event], now: float) -> None:
+        if events:
+            self.worker.submit("events", (events, now))
+
+    def barrier(self):  # noqa: ANN201 - a concurrent.futures.Future
+        return self.worker.barrier()
+
+    def close(self) -> None:
+        self.worker.close()
+
+    def status(self) -> dict:
+        return {"queued": self.worker.pending(), "batches": self.worker.batches, "bans_written": self.bans_written,
+                "history_rows": self.rows}
+
+    # -- on the worker thread --------------------------------------------------------------------
+
+    def _run(self, kind: str, payloads: list) -> None:
+        try:
+            self._write(kind, payloads)
+        except Exception:  # a full disk, a locked file: counted, logged; the daemon goes on
+            self.errors.record("store", f"writing {kind}")
+
+    def _write(self, kind: str, payloads: list) -> None:
+        st = self.store
+        if kind == "bans":
+            recs = [r for batch in payloads for r in batch]
+            st.add_bans(recs)
+            self.bans_written += len(recs)
+        elif kind == "lift":
+            ip, at, by = payloads[0]
+            st.lift_ban(ip, at, by=by)
+        elif kind == "expire":
+            st.expire(payloads[0])
+        elif kind == "positions":
+            positions, now = payloads[0]
+            st.save_positions(positions, now)
+        elif kind == "events":
+            evs = [e for batch, _ in payloads for e in batch]
+            st.add_events(evs)
+            self.rows += len(evs)
+            self._since_prune += len(evs)
+            if self._since_prune >= PRUNE_EVERY:
+                self._since_prune = 0
+                st.prune_events(payloads[-1][1] - HISTORY_DAYS * 86400, HISTORY_MAX_ROWS)

@@ -1,0 +1,194 @@
+"""Followed log files -> lines -> events, handed to the pipeline.
+
+Live: the loop wakes on inotify and reads each changed file in slices of READ_BUDGET bytes; when
+more is waiting it comes back after the loop has served everything else (control socket,
+housekeeping, HEP), so a flood never stalls them.
+
+Backlog (at start: `--from-start`, lines written while the daemon was down, a rotated remainder):
+the files' events are merged in event-time order, exactly as `scan` merges them (each file through
+a short reorder buffer, then by time), before they reach the engine, so the daemon decides what
+`scan` decides over the same lines. It is worked through in slices of BACKLOG_EVENTS per turn.
+Read positions are not saved until the backlog is done (events read ahead into the merge are not
+decided yet): a crash meanwhile reads the backlog again, and what was already banned stays banned
+once, not twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import heapq
+import logging
+from collections.abc import Callable, Iterator
+
+from ..events import Event
+from ..parsers.logstream import LogParser
+from ..sources.follow import FollowedFile, Position, Watcher
+from ..store.sqlite import Store
+from ..timefmt import Clock, tz_from_name
+from .errors import StageErrors
+
+log = logging.getLogger("sipwarden")
+
+READ_BUDGET = 1 << 20  # bytes of new lines handled per file per loop turn
+BACKLOG_EVENTS = 20_000  # backlog events handed to the pipeline per loop turn
+
+
+class LogSources:
+    def __init__(self, paths: list[str], timezone: str, feed: Callable[[list[Event]], None],
+                 errors: StageErrors, clock: Callable[[], float]) -> None:
+        self.paths = paths
+        self.feed = feed
+        self.errors = errors
+        self.clock = clock
+        self.lines = 0
+        year, tz = dt.date.today().year, tz_from_name(timezone)
+        self.files = {p: FollowedFile(p) for p in paths}
+        self.parsers = {p: LogParser(Clock(year, tz), file=p) for p in paths}
+        self._draining: set[str] = set()
+        self._backlog: Iterator[Event] | None = None
+        self.watcher: Watcher | None = None
+
+    # -- start and stop --------------------------------------------------------------------------
+
+    def open(self, store: Store, from_start: bool) -> None:
+        """Open every file at its saved position (or its end, or its start with `from_start`) and set
+        the backlog up; `start` works it off on the loop."""
+        rests: dict[str, list[tuple[int, str]]] = {}
+        for path, f in self.files.items():
+            saved = store.load_position(path)
+            pos = Position(saved.inode, saved.offset, saved.head_hash) if saved else None
+            rests[path] = f.open(pos, from_end=pos is None and not from_start)
+        from ..scan import reorder
+        streams = [reorder(self._file_events(p, rests[p])) for p in self.files]
+        if len(streams) == 1:
+            self._backlog = (ev for _, _, ev in streams[0])
+        else:
+            self._backlog = (ev for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]))
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.watcher = Watcher(self.paths)
+        fd = self.watcher.fileno()
+        if fd is not None:
+            loop.add_reader(fd, self._on_notify)
+        self._backlog_step()
+
+    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read what is there (the backlog included), then close."""
+        if self._backlog is not None:
+            self.feed(list(self._backlog))
+            self._backlog = None
+        if self.watcher is not None:
+            fd = self.watcher.fileno()
+            if fd is not None:
+                loop.remove_reader(fd)
+            self.watcher.close()
+        self.read_all()
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    @property
+    def polling(self) -> bool:
+        return self.watcher is None or self.watcher.fileno() is None
+
+    # -- backlog ---------------------------------------------------------------------------------
+
+    def _file_events(self, path: str, first: list[tuple[int, str]]) -> Iterator[Event]:
+        """A file's events from where it was opened to its end now, read in slices as the merge asks."""
+        f, parser = self.files[path], self.parsers[path]
+        lines = first
+        while True:
+            yield from self._parse(path, lines)
+            lines = f.read(READ_BUDGET)
+            if not lines and not f.more:
+                break
+        yield from parser.flush()
+
+    def _backlog_step(self) -> None:
+        it = self._backlog
+        if it is None:
+            return
+        batch: list[Event] = []
+        for ev in it:
+            batch.append(ev)
+            if len(batch) >= BACKLOG_EVENTS:
+                break
+        else:
+            self._backlog = None
+        if batch:
+            self.feed(batch)
+        if self._backlog is not None:
+            asyncio.get_running_loop().call_soon(self._backlog_step)
+        else:
+            self.read_all()  # written while the backlog was worked off
+
+    @property
+    def catching_up(self) -> bool:
+        return self._backlog is not None
+
+    # -- live ------------------------------------------------------------------------------------
+
+    def _on_notify(self) -> None:
+        if self.watcher is None:
+            return
+        for path in self.watcher.changed():
+            self._drain(path)
+
+    def read_all(self) -> None:
+        for path in self.files:
+            self._drain(path)
+
+    def _drain(self, path: str) -> None:
+        """Read and handle one slice of new lines; if more is waiting, come back after the loop has
+        served everything else."""
+        if self._backlog is not None:
+            return  # the backlog's merge reads every file up to its end
+        f = self.files.get(path)
+        if f is None:
+            return
+        events = list(self._parse(path, f.read(READ_BUDGET)))
+        if not f.more:  # a slice may end inside a split event: flush only at the end of the data
+            events.extend(self.parsers[path].flush())
+        elif path not in self._draining:
+            self._draining.add(path)
+            asyncio.get_running_loop().call_soon(self._drain_again, path)
+        if events:
+            self.feed(events)
+
+    def _drain_again(self, path: str) -> None:
+        self._draining.discard(path)
+        self._drain(path)
+
+    def _parse(self, path: str, lines: list[tuple[int, str]]) -> list[Event]:
+        if not lines:
+            return []
+        parser = self.parsers[path]
+        parser.clock.not_after = self.clock()  # a year-less time later than now is last year's
+        events: list[Event] = []
+        feed = parser.feed
+        for lineno, text in lines:
+            try:
+                events.extend(feed(text, lineno))
+            except Exception:  # a parser bug must never stop the daemon; the line is counted
+                self.errors.record("parse", f"{path}:{lineno}")
+        self.lines += len(lines)
+        return events
+
+    # -- positions and status --------------------------------------------------------------------
+
+    def positions(self) -> list[tuple[str, int, int, str]]:
+        """Read positions safe to save: nothing read before them is still undecided (no backlog in
+        progress, no file in the middle of a slice whose parser holds lines back)."""
+        if self._backlog is not None:
+            return []
+        out = []
+        for path, f in self.files.items():
+            if f.fh is not None and path not in self._draining:
+                p = f.position()
+                out.append((path, p.inode, p.offset, p.head_hash))
+        return out
+
+    def status(self) -> list[dict]:
+        return [{"path": p, "offset": f.offset, "error": f.error} for p, f in self.files.items()]
