@@ -129,7 +129,7 @@ def test_expiry_ends_bans_in_memory_store_and_kernel(svc):
 def test_kernel_keeps_the_order_of_bans_and_unbans(svc):
     make, _ = svc
     s = make()
-    for i in range(50):  # ban, lift, ban again ... from the loop without waiting: order must hold
+    for _ in range(50):  # ban, lift, ban again ... from the loop without waiting: order must hold
         s.manual("203.0.113.7", 600)
         s.unban("203.0.113.7")
     s.manual("203.0.113.8", 600)
@@ -216,7 +216,7 @@ def test_one_ban_path():
                 if name in ALLOWED and not any(rel.startswith(a) for a in ALLOWED[name]):
                     wrong.append(f"{rel}:{node.lineno} {ast.unparse(node.func)}")
                 # unbans: the kernel worker, or BanService.unban (an object called `bans`)
-                if name == "unban" and not rel.startswith(("enforce/", "daemon/kernel.py", "daemon/bans.py")):
-                    if not ast.unparse(node.func.value).endswith("bans"):
-                        wrong.append(f"{rel}:{node.lineno} {ast.unparse(node.func)}")
+                if (name == "unban" and not rel.startswith(("enforce/", "daemon/kernel.py", "daemon/bans.py"))
+                        and not ast.unparse(node.func.value).endswith("bans")):
+                    wrong.append(f"{rel}:{node.lineno} {ast.unparse(node.func)}")
     assert wrong == []
