@@ -63,7 +63,7 @@ def _from_ip_command() -> list[str] | None:
 def _from_kernel() -> list[str]:
     out: list[str] = []
     with contextlib.suppress(OSError):
-        out.extend(parse_if_inet6(Path("/proc/net/if_inet6").read_text()))
+        out.extend(parse_if_inet6(Path("/proc/self/net/if_inet6").read_text()))
     try:
         names = [name for _, name in socket.if_nameindex()]
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

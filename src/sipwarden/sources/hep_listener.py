@@ -59,7 +59,7 @@ def kernel_drops(sock: socket.socket) -> int | None:
         inode = str(os.fstat(sock.fileno()).st_ino)
     except OSError:
         return None
-    for name in ("/proc/net/udp", "/proc/net/udp6"):
+    for name in ("/proc/self/net/udp", "/proc/self/net/udp6"):  # /proc/net is hidden under ProcSubset=pid
         with contextlib.suppress(OSError), open(name) as f:
             next(f, None)
             for line in f:
