@@ -35,7 +35,8 @@ class LazyGroup(click.Group):
     LAZY = {"audit": "sipwarden.audit.command:audit", "run": "sipwarden.daemon_cli:run",
             "status": "sipwarden.daemon_cli:status", "bans": "sipwarden.daemon_cli:bans",
             "ban": "sipwarden.daemon_cli:ban", "unban": "sipwarden.daemon_cli:unban",
-            "report": "sipwarden.report.command:report"}
+            "report": "sipwarden.report.command:report", "fleet": "sipwarden.fleet.command:fleet",
+            "blocklist": "sipwarden.blocklist.command:blocklist"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.LAZY])

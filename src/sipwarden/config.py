@@ -97,6 +97,36 @@ class WireConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """Sharing bans and counts with other nodes through Redis (see fleet/)."""
+
+    redis: str = ""  # redis://[user@]HOST:PORT/DB or rediss:// (TLS); empty = no fleet
+    sentinels: tuple[str, ...] = ()  # HOST:PORT of Redis Sentinels: used instead of redis's host and port
+    sentinel_service: str = "mymaster"  # the master's name in Sentinel
+    node: str = ""  # this node's name in the fleet (default: the host name)
+    password_file: str = ""  # file holding the Redis password (never on the command line)
+    ca_file: str = ""  # CA bundle to check the server of a rediss:// URL (default: the system's)
+    prefix: str = "sipwarden"  # key prefix: several fleets can share one Redis
+    share_events: bool = True  # fleet-wide counting: publish failures, feed the others' into the detectors
+    publish_only: bool = False  # share this node's bans and events, apply nobody else's
+    accept_reasons: tuple[str, ...] = ()  # fleet bans applied only for these reasons (empty = all)
+    max_bans_per_minute: int = 10_000  # fleet bans applied per minute; beyond, logged and counted, not applied
+    stream_maxlen: int = 100_000  # entries kept in each Redis stream (approximate trimming)
+    queue_max: int = 10_000  # bans (and 5x events) held while Redis is unreachable; oldest dropped beyond
+
+
+@dataclass(frozen=True)
+class BlocklistsConfig:
+    """Address lists imported from files or URLs (see blocklist/)."""
+
+    sources: tuple[str, ...] = ()  # paths or http(s) URLs: plain (IP/CIDR per line, # comments) or JSON
+    interval: float = 3600.0  # seconds between refreshes
+    max_entries: int = 200_000  # entries kept over all lists; the rest are dropped (logged)
+    max_bytes: int = 32 << 20  # a source larger than this is refused (the last good list stays)
+    timeout: float = 30.0  # seconds a download may take
+
+
+@dataclass(frozen=True)
 class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -104,6 +134,8 @@ class Config:
     ban: BanConfig = field(default_factory=BanConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     wire: WireConfig = field(default_factory=WireConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    blocklists: BlocklistsConfig = field(default_factory=BlocklistsConfig)
 
     def whitelist_set(self) -> AddressSet:
         """Never reported or banned: the configured whitelist and the PBX's own addresses."""
@@ -190,6 +222,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"ban.unproven_factor: must be in (0, 1], got {cfg.ban.unproven_factor}")
     from .sources.endpoints import check_wire
     check_wire(cfg.wire)
+    from .fleet.settings import check_fleet
+    check_fleet(cfg.fleet)
+    from .blocklist.sources import check_blocklists
+    check_blocklists(cfg.blocklists)
     if cfg.log.timezone not in ("local", "UTC", "utc"):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:

@@ -70,9 +70,14 @@ def parse_duration(text: str | None) -> float | None:
 @click.option("--ami-secret", default=None, help="AMI secret.")
 @click.option("--pbx-address", multiple=True, metavar="ADDR", help="The PBX's own address (repeatable): never an "
               "attacker; also learnt from traffic.")
+@click.option("--fleet", "fleet_url", default=None, metavar="redis://[user@]HOST:PORT/DB",
+              help="Share bans and counts with other nodes through this Redis (rediss:// for TLS; the password "
+              "goes in [fleet] password_file).")
+@click.option("--node", default=None, metavar="NAME", help="This node's name in the fleet (default: host name).")
 def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, state_dir: str | None,
         from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
-        ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...]) -> None:
+        ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...],
+        fleet_url: str | None, node: str | None) -> None:
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
     from .daemon.service import Daemon
 
@@ -85,6 +90,7 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
         except ConfigError as e:
             raise click.ClickException(str(e)) from None
     cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
+    cfg = _with_fleet(cfg, fleet_url, node)
     paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
     w = cfg.wire
     if not paths and not (w.hep or w.capture or w.ami):
@@ -95,6 +101,21 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
     d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(d.run())
+
+
+def _with_fleet(cfg: Config, url: str | None, node: str | None) -> Config:
+    """The config with `--fleet`/`--node` applied, checked, and the password file readable."""
+    f = dataclasses.replace(cfg.fleet, redis=url if url is not None else cfg.fleet.redis,
+                            node=node if node is not None else cfg.fleet.node)
+    cfg = dataclasses.replace(cfg, fleet=f)
+    try:
+        from .fleet.settings import check_fleet, read_password
+        check_fleet(f)
+        if f.redis:
+            read_password(f)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    return cfg
 
 
 def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
@@ -161,14 +182,23 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                f"{reply['tracked_sources']} sources tracked")
     for f in reply["files"]:
         click.echo(f"  {f['path']}: at byte {f['offset']}" + (f" ({f['error']})" if f["error"] else ""))
+    fl = reply.get("fleet")
+    if fl:
+        click.echo(f"  fleet: node {fl['node']} at {fl['redis']}, "
+                   + ("connected" if fl["connected"] else f"NOT CONNECTED ({fl['last_error']})")
+                   + f", {len(fl['nodes'])} node(s) seen; {fl['bans_shared']} shared, {fl['bans_received']} received, "
+                   f"{fl['bans_applied']} applied, {fl['queued_bans']} queued")
 
 
 @click.command()
 @_config_opt
 @_state_opt
 @_json_opt
-def bans(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "plain"]), default=None,
+              help="plain: one address or network per line (a blocklist other hosts can import).")
+def bans(config_path: str | None, state_dir: str | None, as_json: bool, fmt: str | None) -> None:
     """List the bans in force."""
+    as_json = as_json or fmt == "json"
     cfg = _cfg(config_path)
     state = _state(cfg, state_dir)
     reply = _ask(state, {"cmd": "bans"})
@@ -179,6 +209,10 @@ def bans(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
         items = reply["bans"]
     if as_json:
         click.echo(json.dumps(items, indent=2))
+        return
+    if fmt == "plain":
+        from .blocklist.export import plain
+        click.echo(plain(items), nl=False)
         return
     if not items:
         click.echo("no active bans")

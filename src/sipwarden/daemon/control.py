@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .bans import BanService
@@ -29,6 +29,8 @@ class ControlServer:
         self.bans = bans
         self.status = status
         self.errors = errors
+        # more commands from other parts (blocklists, ...): name -> async handler(request) -> reply
+        self.commands: dict[str, Callable[[dict], Awaitable[dict]]] = {}
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -68,6 +70,8 @@ class ControlServer:
 
     async def handle(self, req: dict) -> dict:
         cmd = req.get("cmd")
+        if isinstance(cmd, str) and cmd in self.commands:
+            return await self.commands[cmd](req)
         if cmd == "status":
             return self.status()
         if cmd == "bans":

@@ -69,6 +69,11 @@ class Daemon:
                    "unbans": b["unbans"], "catching_up": self.logs.catching_up}
         return self.status.report(summary)
 
+    async def _blocklist(self, req: dict) -> dict:
+        if req.get("cmd") == "blocklist_refresh":
+            return {"ok": True, "blocklists": await self.blocklists.refresh()}
+        return {"ok": True, "blocklists": self.blocklists.status()}
+
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         cfg, clock, errors = self.cfg, self.clock, self.errors
@@ -83,15 +88,27 @@ class Daemon:
         active = bans.load(clock())
         log.info("sipwarden %s started: backend %s, %d ban(s) restored, watching %s",
                  __version__, cfg.ban.backend, len(active), ", ".join(self.watch) or "nothing")
-        self.logs = LogSources(self.watch, cfg.log.timezone, self.pipeline.feed, errors, clock)
+        feed = self.pipeline.feed
+        self.fleet = None  # the fleet (Redis): another node's bans and events come in through bans/pipeline
+        if cfg.fleet.redis:
+            from ..fleet.host import feeder, make_link
+            self.fleet = make_link(cfg, bans, self.pipeline, store, clock)
+            feed = feeder(self.fleet, self.pipeline.feed)  # this node's own events are shared
+        from ..blocklist.runtime import Blocklists
+        self.blocklists = Blocklists(cfg.blocklists, cfg.ban, bans.policy.whitelist, self.state_dir)
+        self.logs = LogSources(self.watch, cfg.log.timezone, feed, errors, clock)
         self.logs.open(store, self.from_start)
         from ..sources.wire_runtime import for_config
-        self.wire = for_config(cfg, self.pipeline.feed,  # HEP, live capture, AMI (none by default)
+        self.wire = for_config(cfg, feed,  # HEP, live capture, AMI (none by default)
                                lambda ip: getattr(self.engine.sources.get(ip), "verdict", None) is not None)
         for name, fn in (("files", self.logs.status), ("pipeline", self.pipeline.status), ("bans", bans.status),
                          ("kernel", bans.kernel.status), ("store", bans.journal.status), ("wire", self.wire.status),
                          ("errors", errors.status)):
             self.status.add(name, fn)
+        if self.fleet is not None:
+            self.status.add("fleet", self.fleet.status)
+        if cfg.blocklists.sources:
+            self.status.add("blocklists", self.blocklists.status)
         # Long-lived state (sources, windows) is made of many small containers: Python's cyclic
         # collector would walk all of them every few hundred events. Nothing here makes cycles
         # worth chasing often, so collect rarely and leave what exists at start alone.
@@ -102,9 +119,14 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
         control = ControlServer(self.state_dir / SOCKET_NAME, bans, self.status_report, errors)
+        control.commands["blocklist"] = self._blocklist
+        control.commands["blocklist_refresh"] = self._blocklist
         await control.start()
         self.logs.start(loop)
         await self.wire.start()
+        if self.fleet is not None:
+            await self.fleet.start()
+        await self.blocklists.start()
         self.housekeeping = Housekeeping(self.pipeline, bans, bans.journal, self.logs, self.banlog, errors,
                                          cfg.ban.reconcile_interval, clock)
         task = asyncio.create_task(self.housekeeping.run())
@@ -113,6 +135,9 @@ class Daemon:
         finally:
             task.cancel()
             await self.wire.stop()
+            if self.fleet is not None:
+                await self.fleet.stop()  # sends what is queued (briefly) and saves the stream positions
+            await self.blocklists.stop()
             control.close()
             self.logs.stop(loop)
             self.pipeline.decide()

@@ -1,0 +1,89 @@
+"""The fleet inside the daemon: the link's host is the one ban path and the one pipeline entry.
+
+- another node's ban -> `BanService.apply(verdicts, now, origin="fleet:NODE")`: this node's policy
+  (its whitelist always wins, an address already banned is left alone, its escalation ladder);
+- another node's unban -> `BanService.unban(ip, by="fleet:NODE")`;
+- another node's events -> `Pipeline.feed(events)` (their `file` says `fleet:NODE`);
+- this node's bans, and the unbans its operator makes, are published by a BanService listener; a
+  change whose origin is the fleet is never published again (no echo between nodes);
+- this node's own events are published on their way into the pipeline (`feed`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..events import Event, Reason, Verdict
+from .link import FleetLink
+from .messages import BanMessage
+from .settings import node_name, parse_target, read_password
+
+if TYPE_CHECKING:
+    from ..daemon.bans import BanChange, BanService
+    from ..daemon.pipeline import Pipeline
+    from ..store.sqlite import Store
+
+
+def verdict_of(msg: BanMessage, node: str) -> Verdict:
+    """Another node's ban as a verdict for this node's policy."""
+    return Verdict(ip=msg.ip, reason=Reason(msg.reason), at=msg.at, events=0,
+                   evidence=f"fleet ban from {node}: {msg.evidence}"[:400], origins=(f"fleet:{node}",),
+                   proven=msg.proven)
+
+
+class DaemonHost:
+    def __init__(self, bans: BanService, pipeline: Pipeline, store: Store) -> None:
+        self.bans = bans
+        self.pipeline = pipeline
+        self.store = store
+
+    def fleet_ban(self, node: str, bans: list[BanMessage], now: float) -> int:
+        return len(self.bans.apply([verdict_of(m, node) for m in bans], now, origin=f"fleet:{node}"))
+
+    def fleet_unban(self, node: str, ip: str, now: float) -> bool:
+        return self.bans.unban(ip, by=f"fleet:{node}", now=now)
+
+    def fleet_events(self, events: list[Event]) -> None:
+        self.pipeline.feed(events)
+
+    def get_meta(self, key: str) -> str | None:
+        return self.store.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.store.set_meta(key, value)
+
+
+def publisher(link: FleetLink) -> Callable[[BanChange], None]:
+    """The BanService listener that shares this node's own ban changes."""
+    def on_change(c: BanChange) -> None:
+        if c.origin.startswith("fleet:"):
+            return
+        if c.kind == "ban":
+            ev = c.evidence if isinstance(c.evidence, dict) else {}
+            link.share_ban(c.ip, c.reason, str(ev.get("evidence", "")), c.expires, c.at, ev.get("proven", True) is True)
+        elif c.kind == "unban" and c.origin != "expired":  # an operator's (or the API's) decision; expiry is local
+            link.share_unban(c.ip, c.at)
+    return on_change
+
+
+def feeder(link: FleetLink, feed: Callable[[Iterable[Event]], None]) -> Callable[[Iterable[Event]], None]:
+    """`feed` for this node's own sources: the events are shared, then go into the pipeline."""
+    def share_and_feed(events: Iterable[Event]) -> None:
+        events = events if isinstance(events, list) else list(events)
+        link.share_events(events)
+        feed(events)
+    return share_and_feed
+
+
+def make_link(cfg: Config, bans: BanService, pipeline: Pipeline, store: Store, clock=time.time) -> FleetLink:  # noqa: ANN001
+    """The daemon's link to the fleet, publishing through a BanService listener."""
+    fc = cfg.fleet
+    engine = pipeline.engine
+    link = FleetLink(fc, parse_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, pipeline, store),
+                     decided=lambda ip: getattr(engine.sources.get(ip), "verdict", None) is not None,
+                     window=max(cfg.detect.findtime, cfg.detect.distributed_window), clock=clock)
+    bans.listeners.append(publisher(link))
+    return link

@@ -1,0 +1,93 @@
+"""The fleet's pure parts: the message format (what is refused), the settings (clear errors, no
+password on the command line), and what a node's policy makes of another node's ban."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sipwarden.addr import AddressSet
+from sipwarden.config import BanConfig, ConfigError, FleetConfig, from_dict
+from sipwarden.events import Event, Kind
+from sipwarden.fleet import messages as m
+from sipwarden.fleet.host import verdict_of
+from sipwarden.fleet.settings import check_fleet, parse_target, read_password
+from sipwarden.policy import Policy
+
+
+def test_ban_round_trip_and_canonical_addresses():
+    msg = m.BanMessage("ban", "pbx-1", "203.0.113.5", 100.0, "bruteforce", "5 wrong\npasswords", 700.0, False)
+    back = m.decode_ban(m.encode_ban(msg))
+    assert back == m.BanMessage("ban", "pbx-1", "203.0.113.5", 100.0, "bruteforce", "5 wrong passwords", 700.0, False)
+    raw = json.loads(m.encode_ban(msg))
+    raw["ip"] = "::ffff:203.0.113.5"
+    assert m.decode_ban(json.dumps(raw)).ip == "203.0.113.5"
+    raw["ip"] = "2001:db8::1/128"
+    assert m.decode_ban(json.dumps(raw)).ip == "2001:db8::1"
+    raw["ip"] = "198.51.100.7/24"
+    assert m.decode_ban(json.dumps(raw)).ip == "198.51.100.0/24"
+    un = m.decode_ban(m.encode_ban(m.BanMessage("unban", "pbx-1", "203.0.113.5", 5.0)))
+    assert (un.kind, un.ip) == ("unban", "203.0.113.5")
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"ip": "203.0.113.5 ; drop table"}, "ip"), ({"ip": 5}, "ip"), ({"reason": "evil"}, "reason"),
+    ({"kind": "wipe"}, "kind"), ({"v": 2}, "version"), ({"node": ""}, "node"), ({"node": "a/b"}, "node"),
+    ({"at": float("nan")}, "at"), ({"at": True}, "at"), ({"expires": "later"}, "expires"),
+    ({"proven": "yes"}, "proven"), ({"evidence": ["x"]}, "evidence"), ({"evidence": "A" * 5000}, "oversized")])
+def test_malformed_bans_are_refused_with_a_reason(change, why):
+    d = {"v": 1, "kind": "ban", "node": "a", "ip": "203.0.113.5", "reason": "flood", "evidence": "", "expires": None,
+         "at": 1.0}
+    d.update(change)
+    with pytest.raises(m.Malformed, match=why):
+        m.decode_ban(json.dumps(d))
+
+
+def test_event_rows_round_trip_and_bad_rows_are_skipped():
+    ev = Event(123.4567, "2001:db8::5", Kind.UNKNOWN_ACCOUNT, transport="tcp", account="100", target="0049",
+               origin="security")
+    raw = m.encode_events("n1", [m.event_row(ev), [1, "203.0.113.1", "request"], [1, "x", "auth_failed"], 7])
+    node, events, bad = m.decode_events(raw, "fleet:n1")
+    assert node == "n1" and bad == 3
+    assert events == [Event(123.457, "2001:db8::5", Kind.UNKNOWN_ACCOUNT, transport="tcp", account="100",
+                            target="0049", origin="security", file="fleet:n1")]
+    with pytest.raises(m.Malformed, match="500"):
+        m.decode_events(m.encode_events("n1", [[1, "203.0.113.1", "auth_failed"]] * 501), "x")
+
+
+def test_settings_errors_are_one_clear_line(tmp_path):
+    ok = FleetConfig(redis="rediss://sw@redis.example:6380/2", node="pbx1")
+    t = parse_target(ok)
+    assert (t.tls, t.host, t.port, t.db, t.username) == (True, "redis.example", 6380, 2, "sw")
+    for bad, msg in [("redis://:secret@h:6379/0", "password_file"), ("http://h/0", "redis://"),
+                     ("redis://h:6379/x", "number"), ("redis://h:99999/0", "not a Redis URL")]:
+        with pytest.raises(ConfigError, match=msg):
+            check_fleet(FleetConfig(redis=bad, node="n"))
+    with pytest.raises(ConfigError, match="fleet.node"):
+        check_fleet(FleetConfig(redis="redis://h/0", node="bad name"))
+    with pytest.raises(ConfigError, match="accept_reasons"):
+        from_dict({"fleet": {"redis": "redis://h/0", "accept_reasons": ["bruteforce", "nope"]}})
+    sent = parse_target(FleetConfig(redis="redis:///1", sentinels=("10.0.0.1:26379", "[2001:db8::1]")))
+    assert sent.sentinels == (("10.0.0.1", 26379), ("2001:db8::1", 26379)) and sent.db == 1
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    assert read_password(FleetConfig(redis="redis://h/0", password_file=str(pw))) == "s3cret"
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_password(FleetConfig(redis="redis://h/0", password_file=str(tmp_path / "missing")))
+
+
+def test_another_nodes_ban_goes_through_this_nodes_policy():
+    pol = Policy(BanConfig(bantime=600), AddressSet(["198.51.100.0/24"]))
+    msg = m.BanMessage("ban", "a", "203.0.113.5", 1000.0, "bruteforce", "x", 1000.0 + 7 * 86400)
+    d = pol.decide(verdict_of(msg, "a"), 0, False)
+    assert d.ban and d.duration == 600  # our ladder, not the sender's week
+    assert d.verdict.origins == ("fleet:a",) and d.verdict.evidence == "fleet ban from a: x"
+    assert pol.decide(verdict_of(msg, "a"), 0, True).why == "already banned"
+    wl = m.BanMessage("ban", "a", "198.51.100.7", 1000.0, "bruteforce", "x", None)
+    d = pol.decide(verdict_of(wl, "a"), 0, False)
+    assert not d.ban and d.why == "whitelisted"
+    net = m.BanMessage("ban", "a", "198.51.0.0/16", 1000.0, "distributed", "x", None)
+    assert pol.decide(verdict_of(net, "a"), 0, False).why == "whitelisted"  # overlaps the whitelist
+    unproven = m.BanMessage("ban", "a", "203.0.113.6", 1000.0, "flood", "x", None, proven=False)
+    assert pol.decide(verdict_of(unproven, "a"), 0, False).duration == 150
