@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import random
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sipwarden.config import Config
 from sipwarden.parsers.bulk import BulkParser
 from sipwarden.parsers.logstream import MAX_LINE, LogParser
 from sipwarden.scan import file_events, file_events_by_line
-from sipwarden.sources.logfile import open_log
+from sipwarden.sources.logfile import lf_lines, open_log
 from sipwarden.timefmt import Clock
 
 
@@ -29,7 +28,7 @@ def _text(path: Path) -> str:
 def by_line(text: str) -> list:
     p = LogParser(Clock(2026), file="f")
     out = []
-    for n, line in enumerate(io.StringIO(text, newline=""), 1):
+    for n, line in enumerate(lf_lines(iter([text])), 1):  # LF ends a line; a bare CR is data
         out.extend(p.feed(line, n))
     out.extend(p.flush())
     return out
@@ -213,6 +212,7 @@ _PLAIN_BITS = ("'", '"', " ", "(", ")", ") - ", "' failed for '6.6.6.6' (callid:
 def test_plain_readers_agree_with_careful_parsers() -> None:
     from sipwarden.parsers.asterisk import PLAIN
     from sipwarden.parsers.logstream import pick
+    from sipwarden.parsers.prefix import body
 
     rng = random.Random(7)
     answered = 0
@@ -225,6 +225,9 @@ def test_plain_readers_agree_with_careful_parsers() -> None:
                     line = line[:at] + line[at + rng.randrange(1, 6):]
                 else:
                     line = line[:at] + rng.choice(_PLAIN_BITS) + line[at:]
+            line = body(line)  # parsers read the message text after the line's prefix
+            if line is None:
+                continue
             for fn in pick(line):
                 fast = PLAIN.get(fn)
                 if fast is None:
@@ -239,7 +242,7 @@ def test_plain_readers_agree_with_careful_parsers() -> None:
                 if got is not False:
                     answered += 1
                     assert got == want, line
-    assert answered > 5000
+    assert answered > 2500  # mutations that break the line prefix leave no message text to read
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -273,7 +276,7 @@ _FS_SEEDS = (
 
 def test_triggers_cover_every_event_line() -> None:
     """A line holding none of TRIGGERS (what the bulk path skips) never gives the line API an event."""
-    from sipwarden.parsers.logstream import TRIGGERS, pick
+    from sipwarden.parsers.logstream import TRIGGERS, read_line
 
     rng = random.Random(3)
     bits = ("sofia", "SOFIA", "ailed", " ", "'", "[", "]", "profile", "user", "acl", "failed", "Can't", "from ip")
@@ -287,12 +290,8 @@ def test_triggers_cover_every_event_line() -> None:
                     line = line[:at] + line[at + rng.randrange(1, 8):]
                 else:
                     line = line[:at] + rng.choice(bits) + line[at:]
-            ev = None
             try:
-                for fn in pick(line):
-                    ev = fn(line)
-                    if ev is not None:
-                        break
+                ev = read_line(line)
             except ValueError:
                 continue
             if ev is not None:

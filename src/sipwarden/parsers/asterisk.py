@@ -1,7 +1,7 @@
 """Asterisk `messages`-log lines that name an attacking source (chan_sip, PJSIP, IAX2, AMI, FreePBX).
 
-Each function takes the message text (prefix and timestamp already handled by the caller) and
-returns an Event or None. Trust rules: the address is read only from the place Asterisk puts the
+Each function takes the message text (`prefix.body(line)`: what follows the line's time, level and
+source file) and reads its format at the start of that text only, then returns an Event or None. Trust rules: the address is read only from the place Asterisk puts the
 socket address; attacker text (To/From, Call-ID, peer names, dialled numbers) is kept as data.
 Where attacker text sits after the address (PJSIP's Call-ID, dialled numbers), every reading is
 checked and a line with two different plausible addresses becomes a TAMPER event.
@@ -31,7 +31,7 @@ _SIP_REG_KINDS = {
 _USER = re.compile(r"sips?:([^@;>'\" ]+)@")
 
 # PJSIP distributor: Request ['M'] from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON[ after N tries in T ms]
-_PJ_HEAD = re.compile(r"Request (?:'(?P<method>[A-Z]+)' )?from '")
+_PJ_HEAD = re.compile(r"Request (?:'(?P<method>[^ ]*?)' )?from '")  # any method token (extension methods too)
 _PJ_CAND = re.compile(r"' failed for '(?P<addr>[^']+)' \(callid: ")
 _PJ_REASON = re.compile(
     r"\) - (?P<reason>No matching endpoint found|Not match Endpoint ACL|Not match Endpoint Contact ACL|"
@@ -51,17 +51,21 @@ _NAME_ADDR = re.compile(
 )
 
 # Calls to missing extensions (chan_sip and res_pjsip_session, two layouts)
-_CALL_CAND = re.compile(r"\((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
+_CALL_CAND = re.compile(r"' \((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
+# res_pjsip_session (13.8+): "NAME: Call (T:ADDR) to extension '...": NAME is the endpoint or channel name
+_CALL_NAMED = re.compile(r"[^\s'\"]+: Call \((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
 _CALL_TAIL = re.compile(r"(?P<ext>.*)' rejected because extension not found in context '(?P<ctx>[^']*)'\.?\s*$")
 
-_IAX_HOST = re.compile(r"Host (?P<addr>\S+) failed (?P<what>to authenticate as|MD5 authentication for) '(?P<acct>[^']*)")
+_IAX_HOST = re.compile(r"Host (?P<addr>[^\s']+) failed (?P<what>to authenticate as|MD5 authentication for|RSA "
+                       r"authentication with inkeys) (?P<acct>.*?)(?: \([^()]* != [^()]*\))?\s*$")
 _IAX_NOREG = re.compile(r"No registration for peer '(?P<acct>.*)' \(from (?P<addr>[^()\s]+)\)\s*$")
-_AMI = re.compile(r"manager\.c(?::\d+ \S+)?: (?P<addr>\S+) (?P<what>failed to authenticate as|tried to authenticate "
-                  r"with nonexistent user) '(?P<acct>[^']*)")
-_HACK = re.compile(r"hacking attempt detected '(?P<addr>[^']+)'\s*$")
-_FREEPBX = re.compile(r"Rejecting unknown SIP connection from (?P<addr>[^\s\"]+)\"?\s*$")
-_REGISTERED = re.compile(r"Registered SIP '(?P<acct>[^']*)' at (?P<addr>\S+)\s*$")
-_DROPPING = re.compile(r"Dropping \d+ bytes packet from (?P<tr>UDP|TCP|TLS|WSS?) (?P<addr>\S+) : ")
+_AMI = re.compile(r"(?P<addr>[^\s']+) (?P<what>failed to authenticate as|tried to authenticate with nonexistent user) "
+                  r"'(?P<acct>.*)'\s*$")
+_HACK = re.compile(r"hacking attempt detected '(?P<addr>[^'\s]+)'\s*$")
+_FREEPBX = re.compile(r"\"?Rejecting unknown SIP connection from (?P<addr>[^\s\"]+)\"?\s*$")
+# 1.8+: "Registered SIP 'peer' at ADDR"; 1.4/1.6: "... at IP port N" (peer names come from the config)
+_REGISTERED = re.compile(r"Registered SIP '(?P<acct>[^']*)' at (?P<addr>[^\s']+)(?: port (?P<port>\d{1,5}))?\s*$")
+_DROPPING = re.compile(r"(?:sip_transport\.c )?Dropping \d+ bytes packet from (?P<tr>UDP|TCP|TLS|WSS?) (?P<addr>\S+) : ")
 
 
 def _user(text: str) -> str | None:
@@ -73,9 +77,11 @@ def _user(text: str) -> str | None:
 
 
 def chan_sip_registration(msg: str) -> Event | None:
-    start = msg.find("Registration from '")
+    """`Registration from '<To>' failed for 'ADDR' - REASON`: nothing of the attacker's follows ADDR."""
+    if not msg.startswith("Registration from '"):
+        return None
     i = msg.rfind("' failed for '")  # the last one: chan_sip writes nothing of the attacker's after it
-    if start < 0 or i < start:
+    if i < 19:
         return None
     m = _SIP_REG_TAIL.match(msg, i)
     if m is None:
@@ -86,12 +92,13 @@ def chan_sip_registration(msg: str) -> Event | None:
     hp = split_hostport(m.group("addr"), False)
     if hp is None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Registration line")
-    return _new(Event, (None, hp[0], kind, hp[1], None, "SIP", _user(msg[start + 19:i]), None, "REGISTER", None, None,
+    return _new(Event, (None, hp[0], kind, hp[1], None, "SIP", _user(msg[19:i]), None, "REGISTER", None, None,
                         m.group("reason"), None, None, None))
 
 
 def pjsip_distributor(msg: str) -> Event | None:
-    h = _PJ_HEAD.search(msg)
+    """`Request ['METHOD'] from 'FROM' failed for 'ADDR' (callid: CALLID) - REASON`, any method."""
+    h = _PJ_HEAD.match(msg)
     if h is None:
         return None
     readings = []
@@ -133,10 +140,16 @@ _FROM_SEEN: dict[str, tuple[str | None, str | None]] = {}  # From -> (account, f
 
 
 def call_rejected(msg: str) -> Event | None:
-    """`Call from 'X' (ADDR) to extension 'E' rejected ...` and `endpoint: Call (T:ADDR) to extension ...`."""
+    """`Call from 'X' (ADDR) to extension 'E' rejected ...` and `NAME: Call (T:ADDR) to extension ...`."""
     readings = []
-    for c in _CALL_CAND.finditer(msg):
-        t = _CALL_TAIL.fullmatch(msg, c.end())
+    if msg.startswith("Call from '"):
+        for c in _CALL_CAND.finditer(msg, 10):
+            t = _CALL_TAIL.fullmatch(msg, c.end())
+            if t is not None:
+                readings.append((c, t))
+    else:
+        c = _CALL_NAMED.match(msg)
+        t = _CALL_TAIL.fullmatch(msg, c.end()) if c is not None else None
         if t is not None:
             readings.append((c, t))
     if not readings:
@@ -148,31 +161,21 @@ def call_rejected(msg: str) -> Event | None:
     if hp is None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Call line")
     tr = c.group("tr")
-    svc = "PJSIP" if "res_pjsip" in msg[:c.start()] or tr else "SIP"
+    svc = "PJSIP" if tr or not msg.startswith("Call from '") else "SIP"
     return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, t.group("ext"),
                         "INVITE", None, None, f"extension not found in context '{t.group('ctx')}'", None, None, None))
 
 
-def _before_quotes(msg: str, m: re.Match | None) -> re.Match | None:
-    """`m` if it starts before the first quote of the line, else None.
-
-    In these formats Asterisk writes the address before any attacker text, and attacker text
-    (names, users, dialled numbers) always stands inside quotes: a match after the first quote
-    is text an attacker wrote to look like a line of its own.
-    """
-    if m is None:
-        return None
-    q = min((i for i in (msg.find("'"), msg.find('"')) if i >= 0), default=len(msg))
-    return m if m.start() < q else None
-
-
 def iax2(msg: str) -> Event | None:
-    m = _before_quotes(msg, _IAX_HOST.search(msg))
+    m = _IAX_HOST.match(msg)
     if m is not None:
         hp = split_hostport(m.group("addr"), False)
-        return Event(None, hp[0], Kind.AUTH_FAILED, port=hp[1], service="IAX2", account=m.group("acct"),
+        acct = m.group("acct")
+        if len(acct) >= 2 and acct[0] == acct[-1] == "'":
+            acct = acct[1:-1]
+        return Event(None, hp[0], Kind.AUTH_FAILED, port=hp[1], service="IAX2", account=acct,
                      detail="failed " + m.group("what").split(" ")[0]) if hp else None
-    m = _IAX_NOREG.search(msg)
+    m = _IAX_NOREG.match(msg)
     if m is not None:
         hp = split_hostport(m.group("addr"), False)
         return Event(None, hp[0], Kind.UNKNOWN_ACCOUNT, port=hp[1], service="IAX2", account=m.group("acct"),
@@ -181,7 +184,7 @@ def iax2(msg: str) -> Event | None:
 
 
 def manager(msg: str) -> Event | None:
-    m = _before_quotes(msg, _AMI.search(msg))
+    m = _AMI.match(msg)
     if m is None:
         return None
     hp = split_hostport(m.group("addr"), False)
@@ -192,28 +195,36 @@ def manager(msg: str) -> Event | None:
 
 
 def hacking_attempt(msg: str) -> Event | None:
-    m = _HACK.search(msg)
+    m = _HACK.match(msg)
     hp = split_hostport(m.group("addr"), False) if m else None
     return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], service="SIP", detail="hacking attempt detected") \
         if hp else None
 
 
 def freepbx_rejecting(msg: str) -> Event | None:
-    m = _FREEPBX.search(msg)
+    m = _FREEPBX.match(msg)
     hp = split_hostport(m.group("addr"), False) if m else None
     return Event(None, hp[0], Kind.CALL_REJECTED, port=hp[1], service="SIP",
                  detail="Rejecting unknown SIP connection") if hp else None
 
 
 def registered(msg: str) -> Event | None:
-    m = _REGISTERED.search(msg)
-    hp = split_hostport(m.group("addr"), True) if m else None
+    m = _REGISTERED.match(msg)
+    if m is None:
+        return None
+    if m.group("port"):
+        hp = split_hostport(m.group("addr"), False)
+        if hp is not None:
+            n = int(m.group("port"))
+            hp = (hp[0], n if 0 < n < 65536 else None)
+    else:
+        hp = split_hostport(m.group("addr"), True)
     return _new(Event, (None, hp[0], Kind.AUTH_OK, hp[1], None, "SIP", m.group("acct"), None, "REGISTER", None, None,
                         "Registered", None, None, None)) if hp else None
 
 
 def pjproject_dropping(msg: str) -> Event | None:
-    m = _before_quotes(msg, _DROPPING.search(msg))
+    m = _DROPPING.match(msg)
     hp = split_hostport(m.group("addr"), True) if m else None
     return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], transport=m.group("tr").lower(), service="PJSIP",
                  detail="syntax error, packet dropped") if hp else None
@@ -241,9 +252,10 @@ def _hostport(addr: str, port_expected: bool) -> tuple[str, int | None] | None:
 
 def chan_sip_registration_plain(msg: str) -> Event | None | bool:
     """`chan_sip_registration(msg)` for a line ending `failed for 'ADDR' - REASON` exactly, else False."""
-    start = msg.find("Registration from '")
+    if not msg.startswith("Registration from '"):
+        return False
     i = msg.rfind("' failed for '")
-    if start < 0 or i < start:
+    if i < 19:
         return False
     a = i + 14
     q = msg.find("'", a)
@@ -256,7 +268,7 @@ def chan_sip_registration_plain(msg: str) -> Event | None | bool:
     hp = _hostport(msg[a:q], False)
     if hp is None:
         return False
-    to = msg[start + 19:i]
+    to = msg[19:i]
     acct = _TO_SEEN.get(to, False)
     if acct is False:
         if len(_TO_SEEN) >= 4096:
@@ -268,9 +280,9 @@ def chan_sip_registration_plain(msg: str) -> Event | None | bool:
 
 def pjsip_distributor_plain(msg: str) -> Event | None | bool:
     """`pjsip_distributor(msg)` for a line with one `failed for '` and one `Request ` head, else False."""
-    r = msg.find("Request ")
-    if r < 0:
+    if not msg.startswith("Request "):
         return False
+    r = 0
     if msg.startswith("from '", r + 8):
         method = None
         h = r + 14
@@ -327,6 +339,13 @@ def call_rejected_plain(msg: str) -> Event | None | bool:
     o = msg.rfind("(", 0, x)
     if o < 0:
         return False
+    named = not msg.startswith("Call from '")
+    if named:
+        j = msg.find(": Call (")
+        if j <= 0 or j + 7 != o or any(c in msg[:j] for c in " '\"\t\n\r\x0b\x0c") or not msg[:j].isprintable():
+            return False
+    elif o < 12 or msg[o - 2:o] != "' ":
+        return False
     inner = msg[o + 1:x]
     if not inner or ")" in inner or " " in inner or not inner.isascii() or not inner.isprintable():
         return False
@@ -351,7 +370,7 @@ def call_rejected_plain(msg: str) -> Event | None | bool:
     hp = _hostport(addr, True)
     if hp is None:
         return False
-    svc = "PJSIP" if tr or "res_pjsip" in msg[:o] else "SIP"
+    svc = "PJSIP" if tr or named else "SIP"
     return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, msg[e:r],
                         "INVITE", None, None, f"extension not found in context '{msg[ce:z]}'", None, None, None))
 

@@ -15,18 +15,28 @@ after every security event read in bulk have been seen before its event is emitt
 
 from __future__ import annotations
 
-import io
 import re
 
 from ..events import Event
 from ..timefmt import Clock
 from .asterisk import PLAIN
-from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick
+from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick, security_text
+from .prefix import message_start
 from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
 _NOT_BRACKET = re.compile(r"\n(?!\[)")  # a line that does not start with "[": maybe not a record start
 _BLOCK = MAX_LINE // 2  # a line longer than MAX_LINE fully covers one aligned block of this size
+
+
+def _lf_lines(text: str) -> list[str]:
+    """Lines of `text` split at LF only, each with its LF (a bare CR is data, as Asterisk writes it)."""
+    parts = text.split("\n")
+    last = parts.pop()
+    out = [p + "\n" for p in parts]
+    if last:
+        out.append(last)
+    return out
 
 
 class BulkParser:
@@ -89,8 +99,16 @@ class BulkParser:
         last_sec = self._window_sec()
         starts = [0] if body[:1] != "[" else []
         starts.extend(m.end() for m in _NOT_BRACKET.finditer(body, 0, len(body) - 1))
+        i = find('RemoteAddress="IPV')
+        while i >= 0:  # an address pair outside a security event: the rest of a split one
+            s = rfind("\n", 0, i) + 1
+            e = find("\n", i)
+            if security_text(body[s:e]) is None:
+                starts.append(s)
+            i = find('RemoteAddress="IPV', e)
         for s in starts:
-            if LogParser._is_record_start(body[s:find("\n", s)]):
+            line = body[s:find("\n", s)]
+            if LogParser._is_record_start(line) and ('RemoteAddress="IPV' not in line or security_text(line) is not None):
                 continue
             # a line that may continue a security event split by a %0A within MAX_JOIN lines before it
             lineno = first + body.count("\n", 0, s)
@@ -124,7 +142,7 @@ class BulkParser:
         out: list[Event] = []
         feed = parser.feed
         n = first - 1
-        for n, line in enumerate(io.StringIO(body, newline=""), first):  # noqa: B007 - n is used after the loop
+        for n, line in enumerate(_lf_lines(body), first):  # noqa: B007 - n is used after the loop
             evs = feed(line, n)
             if evs:
                 out.extend(evs)
@@ -143,12 +161,14 @@ class BulkParser:
             while i >= 0:
                 s = rfind("\n", 0, i) + 1
                 e = find("\n", i)
-                k = find("SecurityEvent=", s, i + 14)  # the first in its line, as the line API reads it
-                f = parse_plain(body, k, e)
-                if f is False:
-                    ev = parse_security_body(body[k:e])
-                    f = ev[:13] if ev is not None else None
-                secs[s] = f
+                ms = message_start(body[s:e])  # only an event that starts the message text is one
+                if ms >= 0 and body.startswith("SecurityEvent=", s + ms) and ms:
+                    k = s + ms
+                    f = parse_plain(body, k, e)
+                    if f is False:
+                        ev = parse_security_body(body[k:e])
+                        f = ev[:13] if ev is not None else None
+                    secs[s] = f
                 i = find("SecurityEvent=", e, end)
         except Incomplete:
             return self._lines(body[:end])
@@ -187,13 +207,16 @@ class BulkParser:
                 continue
             line = body[s:e]
             ev = None
-            for fn in pick(line):
-                fast = plain(fn)
-                ev = fast(line) if fast is not None else False
-                if ev is False:
-                    ev = fn(line)
-                if ev is not None:
-                    break
+            ms = message_start(line)
+            if ms >= 0:
+                msg = line[ms:]
+                for fn in pick(msg):
+                    fast = plain(fn)
+                    ev = fast(msg) if fast is not None else False
+                    if ev is False:
+                        ev = fn(msg)
+                    if ev is not None:
+                        break
             if ev is not None:
                 append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
         self._next = first + count("\n", 0, end)

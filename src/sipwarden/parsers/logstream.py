@@ -14,11 +14,13 @@ from collections.abc import Callable
 from ..events import Event, Kind
 from ..timefmt import Clock
 from . import asterisk, freeswitch
+from .prefix import message_start
 from .security import Incomplete, parse_security_body
 
 _new = tuple.__new__  # builds an Event (a NamedTuple) from a tuple without per-field work
 MAX_LINE = 16384  # longer lines are counted and skipped: no PBX writes them, an attacker might
-MAX_JOIN = 4  # a split security event may swallow at most this many following lines
+MAX_JOIN = 4  # lines after a complete-looking security event in which its rest may still turn up
+MAX_SPLIT = 1 << 16  # bytes an unfinished (split) security event may swallow: more than any SIP packet carries
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A line that starts a record of its own (timestamp, or a level tag as in journald/syslog).
 _RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
@@ -37,13 +39,10 @@ def pick(line: str) -> tuple[Callable[[str], Event | None], ...]:
         out.append(asterisk.chan_sip_registration if "Registration from '" in line else asterisk.pjsip_distributor)
     if "extension not found" in line:
         out.append(asterisk.call_rejected)
-    if "sofia" in line or "SOFIA" in line:
+    if "SIP auth " in line or "Can't find user" in line or "Rejected by " in line or "Can not do authoriz" in line:
         out.append(freeswitch.sofia)
     if "authenticat" in line:
-        if "manager.c" in line:
-            out.append(asterisk.manager)
-        if "Host " in line:
-            out.append(asterisk.iax2)
+        out.append(asterisk.iax2 if line.startswith("Host ") else asterisk.manager)
     out += [fn for word, fn in _BY_WORD if word in line]
     return tuple(out)
 
@@ -57,19 +56,58 @@ _BY_WORD = (("Registered SIP '", asterisk.registered), ("No registration for pee
 # Words one of which every line `pick` reads into an event contains (plus the security log's marker).
 # For FreeSWITCH, the words `freeswitch.sofia` cannot match without (longer, so faster to search than
 # "sofia" and "SOFIA", which every FreeSWITCH line has).
-TRIGGERS = ("ailed", "extension not found", "sofia profile '", "Can't find user [", "Rejected by register acl",
-            "Registered SIP '",
+TRIGGERS = ("ailed", "extension not found", "sofia profile '", "Can't find user [", "Rejected by ",
+            "Can not do authorization", "Registered SIP '",
             "tried to authenticate with nonexistent", "No registration for peer",
             "Rejecting unknown SIP connection", "hacking attempt", "bytes packet from", "SecurityEvent=")
+
+
+def security_text(line: str) -> str | None:
+    """The security event a line holds: only one that starts the message text (after the line's
+    prefix, or a bare line of the security log); a `SecurityEvent=` anywhere else is attacker text."""
+    if line.startswith("SecurityEvent="):
+        return None  # no prefix: a bare line can only be the rest of a split event (or forged)
+    ms = message_start(line)
+    if ms < 0 or not line.startswith("SecurityEvent=", ms):
+        return None
+    return line[ms:]
+
+
+def read_line(text: str) -> Event | None:
+    """The event of one `messages` line (no trailing newline), read at its message start only."""
+    ms = message_start(text)
+    if ms < 0:
+        return None
+    body = text[ms:] if ms else text
+    for fn in pick(body):
+        ev = fn(body)
+        if ev is not None:
+            return ev
+    return None
+
+
+def continues_event(line: str) -> bool:
+    """Can `line` only be the rest of a security event split by attacker newlines?
+
+    A line that cannot start a record, or one holding an address pair of the security log that is
+    not itself a security event at its message start: Asterisk writes that pair nowhere else.
+    """
+    if not LogParser._is_record_start(line):
+        return True
+    return 'RemoteAddress="IPV' in line and security_text(line) is None
 
 
 class LogParser:
     """Feed lines with `feed`; call `flush` at the end of input (or of each read batch when live).
 
     After a security event the parser keeps the next MAX_JOIN lines in a short window before
-    emitting their events: if a line that cannot start a record follows (the rest of an event
-    a `%0A` split after a forged, complete-looking part), the security event and everything up
-    to that line are re-read as one event, and the forged lines in between yield nothing.
+    emitting their events: if a line that continues an event follows (`continues_event`: the rest
+    of an event a `%0A` split after a forged, complete-looking part), the security event and
+    everything up to that line are re-read as one event, and the forged lines in between yield
+    nothing. An event that cannot be read yet (split before its address pair) swallows the lines
+    that follow until it can, up to MAX_SPLIT bytes: Asterisk writes an event in one piece, so no
+    real line can sit inside it, and however many lines the attacker's text spans, none of them is
+    read as a line of its own.
     """
 
     def __init__(self, clock: Clock, file: str | None = None) -> None:
@@ -86,6 +124,8 @@ class LogParser:
         self.lines = lineno
         if len(raw) > MAX_LINE:
             self.oversized += 1
+            if self._pending is not None:  # attacker text that long inside an event: it is not one
+                return self._give_up()
             return self.flush()
         if "\x1b" in raw:
             raw = _ANSI.sub("", raw)
@@ -93,14 +133,15 @@ class LogParser:
             # the common case, kept short: a line of its own that is not a security event
             ev = self._dispatch(raw, lineno)
             return (ev,) if ev is not None else ()
-        line = raw.rstrip("\r\n")
+        line = raw[:-1] if raw[-1:] == "\n" else raw
+        if line[-1:] == "\r":
+            line = line[:-1]
         if self._pending is not None:
             return self._continue_pending(line)
-        if self._secs_in_window and not self._is_record_start(line):
+        if self._secs_in_window and continues_event(line):
             return self._rejoin(line)
-        sec_text = None
-        if "SecurityEvent=" in line:
-            sec_text = line[line.find("SecurityEvent="):]
+        sec_text = security_text(line) if "SecurityEvent=" in line else None
+        if sec_text is not None:
             evs = self._security(sec_text, lineno, self.clock.line_time(line), 0)
             if self._pending is not None:
                 return self._drain_window()
@@ -126,11 +167,14 @@ class LogParser:
         """Emit everything held back; an unfinished split event becomes a TAMPER event."""
         out = self._drain_window()
         if self._pending is not None:
-            text, first, t, _ = self._pending
-            self._pending = None
-            out += (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
-                          detail="security event cut short and never completed"),)
+            out += self._give_up()
         return out
+
+    def _give_up(self) -> tuple[Event, ...]:
+        text, first, t, _ = self._pending  # type: ignore[misc]
+        self._pending = None
+        return (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
+                      detail="security event cut short and never completed"),)
 
     def _drain_window(self) -> tuple[Event, ...]:
         out: tuple[Event, ...] = ()
@@ -141,18 +185,34 @@ class LogParser:
         return out
 
     def _rejoin(self, line: str) -> tuple[Event, ...]:
-        """A continuation line: glue it to the last security event in the window and re-read."""
+        """A continuation line: glue it to the last security event in the window and re-read.
+
+        Security events between an earlier reassembled one and this line are not trusted: the
+        earlier one proves the attacker's newlines are about, and its complete-looking end may be
+        forged (then the real rest is this line, and the lines after it were attacker text too).
+        """
         j = max(i for i, e in enumerate(self._window) if e[3] is not None)
         before, tail = self._window[:j], self._window[j:]
         self._window = []
         self._secs_in_window = 0
         out: tuple[Event, ...] = ()
+        split_seen = False
         for entry in before:
-            out += entry[2]
+            evs = entry[2]
+            if entry[3] is not None and evs and evs[0].detail and "(reassembled" in evs[0].detail:
+                split_seen = True
+            if split_seen and evs:
+                evs = tuple(e._replace(ip=None, kind=Kind.TAMPER, port=None,
+                                       detail="may belong to a split security event") for e in evs)
+            out += evs
         first = tail[0][0]
         text = "\n".join([tail[0][3]] + [e[1] for e in tail[1:]] + [line])
         t = tail[0][2][0].time if tail[0][2] else self.clock.last
-        return out + self._security(text, first, t, len(tail))
+        evs = self._security(text, first, t, len(tail))
+        if split_seen:
+            evs = tuple(e._replace(ip=None, kind=Kind.TAMPER, port=None,
+                                   detail="split security event after another one") for e in evs)
+        return out + evs
 
     @staticmethod
     def _is_record_start(line: str) -> bool:
@@ -160,12 +220,11 @@ class LogParser:
                                or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
 
     def _dispatch(self, line: str, lineno: int) -> Event | None:
-        text = line.rstrip("\r\n")  # the same text whether or not the line sat in the window
-        for fn in pick(line):
-            ev = fn(text)
-            if ev is not None:
-                break
-        else:
+        text = line[:-1] if line[-1:] == "\n" else line  # the same text whether or not the line sat in the window
+        if text[-1:] == "\r":
+            text = text[:-1]
+        ev = read_line(text)
+        if ev is None:
             return None
         return _new(Event, (self.clock.line_time(line),) + ev[1:12] + ("messages", self.file, lineno))
 
@@ -180,6 +239,9 @@ class LogParser:
         detail = ev.detail
         if joined:  # a reassembled event: say so, operators should see the injection
             detail = f"{detail} (reassembled from {joined + 1} lines)"
+            if ev.kind is Kind.AUTH_OK:  # no account name holds a newline: a success split so is forged
+                return (Event(ev.time if ev.time is not None else t, None, Kind.TAMPER, service=ev.service,
+                              origin=ev.origin, file=self.file, line=lineno, detail=detail),)
         return (_new(Event, (ev.time if ev.time is not None else t,) + ev[1:11] + (detail, ev.origin, self.file,
                                                                                    lineno)),)
 
@@ -187,9 +249,10 @@ class LogParser:
         text, first, t, joined = self._pending  # type: ignore[misc]
         self._pending = None
         joined += 1
-        out = self._security(text + "\n" + line, first, t, joined)
-        if self._pending is not None and joined >= MAX_JOIN:
+        text = text + "\n" + line
+        out = self._security(text, first, t, joined)
+        if self._pending is not None and len(text) > MAX_SPLIT:
             self._pending = None
             return (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
-                          detail=f"security event split over more than {MAX_JOIN} lines"),)
+                          detail=f"security event split over more than {MAX_SPLIT} bytes"),)
         return out

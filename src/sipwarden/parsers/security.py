@@ -47,17 +47,66 @@ KINDS = {
 }
 
 
-def _valid_tail(text: str, pos: int) -> bool:
-    """Could `text[pos:]` be the event fields Asterisk writes after the real address pair?
+# What Asterisk writes after RemoteAddress, per event type (main/security_events.c: required fields,
+# then optional ones, in this order). True marks a value the client chose (attacker text); the rest
+# Asterisk generates itself (its own nonce, module, times, ACL names) and never hold a quote.
+_M, _S = ("Module", False, False), ("SessionTV", False, False)
+SCHEMA: dict[str, tuple[tuple[str, bool, bool], ...]] = {  # event -> ((key, required, attacker text), ...)
+    "FailedACL": (_M, ("ACLName", False, False), _S),
+    "InvalidAccountID": (_M, _S),
+    "SessionLimit": (_M, _S),
+    "MemoryLimit": (_M, _S),
+    "LoadAverageLimit": (_M, _S),
+    "RequestNotSupported": (("RequestType", True, True), _M, _S),
+    "RequestNotAllowed": (("RequestType", True, True), _M, _S, ("RequestParams", False, True)),
+    "AuthMethodNotAllowed": (("AuthMethod", True, False), _M, _S),
+    "RequestBadFormat": (("RequestType", True, True), _M, _S, ("AccountID", False, True),
+                         ("RequestParams", False, True)),
+    "SuccessfulAuth": (("UsingPassword", True, False), _M, _S),
+    "UnexpectedAddress": (("ExpectedAddress", True, False), _M, _S),
+    "ChallengeResponseFailed": (("Challenge", True, True), ("Response", True, True),
+                                ("ExpectedResponse", True, True), _M, _S),
+    "InvalidPassword": (_M, _S, ("Challenge", False, False), ("ReceivedChallenge", False, True),
+                        ("ReceivedHash", False, True)),
+    "ChallengeSent": (("Challenge", True, False), _M, _S),
+}
+_GEN_VALUE = re.compile(r'[^"\n]*"')
 
-    Linear-time on purpose (no backtracking on attacker text): the tail is empty, or starts
-    with a known event-field key and ends with a closing quote. The real pair always passes;
-    a forged pair passes only if the attacker mimics this too, which then makes two readings.
+
+def _valid_tail(text: str, pos: int, event: str | None = None) -> bool:
+    """Could `text[pos:]` be the fields Asterisk writes after the real address pair of `event`?
+
+    Linear-time on purpose (no backtracking on attacker text). Fields Asterisk generates must be
+    there in order with quote-free values; from the first field the client chose (whose value may
+    hold anything but a line end) on, only the fields that may follow it and the closing quote are
+    checked. The real pair always passes; a forged pair passes only if what follows it mimics the
+    schema too, and then two readings remain.
     """
     rest = text[pos:].rstrip()
     if not rest:
-        return True
-    return _TAIL_START.match(rest) is not None and rest.endswith('"')
+        return event not in SCHEMA or not any(req for _, req, _ in SCHEMA[event])
+    if "\n" in rest or not rest.endswith('"'):
+        return False
+    fields = SCHEMA.get(event or "")
+    if fields is None:  # a type we do not know: any known key may start the tail
+        return _TAIL_START.match(rest) is not None
+    i = 0
+    n = len(rest)
+    for k, (key, required, attacker) in enumerate(fields):
+        if i == n:
+            return not any(req for _, req, _ in fields[k:])
+        head = f',{key}="'
+        if not rest.startswith(head, i):
+            if required:
+                return False
+            continue
+        if attacker:  # its value may swallow anything: the rest must be later fields ending in a quote
+            return all(f',{key2}="' in rest[i:] for key2, req, _ in fields[k + 1:] if req)
+        m = _GEN_VALUE.match(rest, i + len(head))
+        if m is None:
+            return False
+        i = m.end()
+    return i == n
 
 
 class Incomplete(Exception):
@@ -94,11 +143,9 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
     tail_at = m.end()
     if text.find('RemoteAddress="', tail_at, end) >= 0:
         return False
-    if tail_at < end:
-        rest = text[tail_at:end].rstrip()
-        if rest and (_TAIL_START.match(rest) is None or not rest.endswith('"')):
-            return False
     ev, tv, svc, account, remote, tr, host, port = m.groups()
+    if not _valid_tail(text[:end], tail_at, ev):
+        return False
     kind = KINDS.get(ev)
     if kind is None:
         return None
@@ -121,7 +168,7 @@ def parse_security_body(text: str, origin: str = "security") -> Event | None:
     if text.count('RemoteAddress="') == 1:
         # Fast path: with a single RemoteAddress in the whole text there is only one reading.
         m = _PLAIN.match(text)
-        if m is not None and _valid_tail(text, m.end()):
+        if m is not None and _valid_tail(text, m.end(), m.group("ev")):
             return _event(m.group("ev"), event_tv(m.group("tv")), m.group("svc"), m.group("remote"),
                           m.group("acct"), text, m.end(), origin)
     return _parse_slow(text, origin)
@@ -147,20 +194,35 @@ def _event(ev: str, time: float | None, svc: str, remote: str, account: str | No
     return Event(time, ip, kind, port, transport, svc, account, target, None, None, None, ev, origin)
 
 
+_SESSION_PTR = re.compile(r'",SessionID="0x[0-9a-fA-F]+$')  # chan_sip and AMI: a pointer Asterisk prints
+
+
 def _parse_slow(text: str, origin: str) -> Event | None:
     h = _HEADER.match(text)
     if h is None:
-        raise Incomplete
+        return None  # Asterisk writes the header before any attacker text: not a security event
     ev = h.group("ev")
-    body_start = h.end()
-    readings: list[re.Match] = []
-    for m in _PAIR.finditer(text, body_start):
-        if _valid_tail(text, m.end() + 1):
-            readings.append(m)
-    time = event_tv(h.group("tv"))
     svc = h.group("svc")
-    if not readings:
+    body_start = h.end()
+    pairs = list(_PAIR.finditer(text, body_start))
+    time = event_tv(h.group("tv"))
+    if not pairs:
         raise Incomplete
+    pointer = svc in ("SIP", "AMI")
+    readings: list[re.Match] = []
+    for m in pairs:
+        if not _valid_tail(text, m.end() + 1, ev):
+            continue
+        # chan_sip and AMI print a pointer as SessionID, right before the pair: a forged pair in
+        # AccountID must forge that too, and cannot be followed by the real one's SessionID
+        if pointer and _SESSION_PTR.search(text, body_start, m.start()) is None:
+            continue
+        readings.append(m)
+    if not readings:
+        return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
+                     detail=f"{ev}: no reading fits the event's fields")
+    if len({m.group("remote") for m in readings}) > 1:
+        readings = _prefer(text, ev, readings)
     remotes = {m.group("remote") for m in readings}
     if len(remotes) > 1:
         return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
@@ -173,3 +235,17 @@ def _parse_slow(text: str, origin: str) -> Event | None:
         end = body.find('",SessionID="')
         account = body[11:end] if end >= 0 else body[11:-1]
     return _event(ev, time, svc, m.group("remote"), account, text, m.end() + 1, origin)
+
+
+def _prefer(text: str, ev: str, readings: list[re.Match]) -> list[re.Match]:
+    """Of several readings, those whose answer echoes the nonce Asterisk sent (Challenge ==
+    ReceivedChallenge): the attacker cannot make a forged tail's Challenge equal the text after it."""
+    if ev != "InvalidPassword":
+        return readings
+    echoed = []
+    for m in readings:
+        tail = text[m.end() + 1:]
+        c = re.match(r',(?:Module="[^"]*",)?(?:SessionTV="[^"]*",)?Challenge="([^"]*)",ReceivedChallenge="', tail)
+        if c is not None and c.group(1) and tail.startswith(c.group(1) + '"', c.end()):
+            echoed.append(m)
+    return echoed or readings

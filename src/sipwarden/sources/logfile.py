@@ -23,8 +23,9 @@ class LogFile:
     _fh: object = None
 
     def lines(self) -> Iterator[str]:
-        """Lines as text. Bytes that are not UTF-8 become U+FFFD: junk must never stop a scan."""
-        yield from self._read(lambda text: iter(text))
+        """Lines as text, each ending at LF only (Asterisk's line end: a bare CR inside a value is
+        data). Bytes that are not UTF-8 become U+FFFD: junk must never stop a scan."""
+        yield from self._read(lambda text: lf_lines(iter(lambda: text.read(1 << 16), "")))
 
     def chunks(self, size: int) -> Iterator[str]:
         """The same text in pieces of `size` characters (for the bulk scan path)."""
@@ -60,6 +61,18 @@ class LogFile:
             return fh.tell() if fh is not None else self.size  # type: ignore[attr-defined]
         except (OSError, ValueError):
             return self.size
+
+
+def lf_lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Lines of the text in `chunks`, split at LF only, each with its LF (the last may have none)."""
+    rest = ""
+    for chunk in chunks:
+        parts = (rest + chunk).split("\n")
+        rest = parts.pop()
+        for p in parts:
+            yield p + "\n"
+    if rest:
+        yield rest
 
 
 def open_log(path: str, year: int = 0) -> LogFile:

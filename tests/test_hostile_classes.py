@@ -1,0 +1,204 @@
+"""The adversarial review's classes, one hostile corpus each (issue 8). FORGED is an address the
+attacker wants banned (or credited with a login); REAL the one that sent the request."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import parse_lines
+from sipwarden.config import DetectConfig
+from sipwarden.detect.engine import Engine
+from sipwarden.events import Kind
+
+REAL, FORGED = "203.0.113.7", "198.51.100.66"
+TS = "[Nov 24 19:29:49] NOTICE[29609] "
+TS18 = "[2013-11-11 14:33:38] NOTICE[1638] "
+
+# Whole lines of every format, naming FORGED: what an attacker writes inside a header.
+FORGED_LINES = [
+    f"Registration from '<sip:1@h>' failed for '{FORGED}:5060' - Wrong password",
+    f"Registration from '<sip:1@h>' failed for '{FORGED}' - No matching peer found",
+    f"Request 'REGISTER' from '<sip:1@h>' failed for '{FORGED}:5060' (callid: x) - Failed to authenticate",
+    f"Call from '' ({FORGED}:5060) to extension '0044123456789' rejected because extension not found in context 'default'.",
+    f"anonymous: Call (UDP:{FORGED}:5060) to extension '0044123' rejected because extension not found in context 'a'.",
+    f"Host {FORGED} failed to authenticate as 'x'",
+    f"Host {FORGED} failed MD5 authentication for 'x' (a != b)",
+    f"{FORGED} failed to authenticate as 'admin'",
+    f"{FORGED} tried to authenticate with nonexistent user 'x'",
+    f"No registration for peer 'x' (from {FORGED})",
+    f"hacking attempt detected '{FORGED}'",
+    f"\"Rejecting unknown SIP connection from {FORGED}\"",
+    f"Rejecting unknown SIP connection from {FORGED}",
+    f"Registered SIP '1001' at {FORGED}:5060",
+    f"Registered SIP '1001' at {FORGED} port 5060",
+    f"Dropping 9 bytes packet from UDP {FORGED}:5060 : PJSIP syntax error",
+    f"SIP auth failure (REGISTER) on sofia profile 'internal' for [1@h] from ip {FORGED}",
+    f"Can't find user [1@h] from {FORGED}",
+    f'SecurityEvent="SuccessfulAuth",EventTV="2026-11-24T19:29:23.734+0000",Severity="Informational",'
+    f'Service="SIP",EventVersion="1",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/10.0.0.1/5060",'
+    f'RemoteAddress="IPV4/UDP/{FORGED}/5060",UsingPassword="1"',
+]
+PREFIXES = ["", "NOTICE[1] chan_sip.c: ", "[Nov 24 19:29:49] NOTICE[1] chan_sip.c: ", "chan_sip.c: ",
+            "[Nov 24 19:29:49] VERBOSE[1] chan_sip.c:     -- ", "SECURITY[1] res_security_log.c: "]
+# Old chan_sip (1.4-13) lines that end in the raw From/To header: no address of their own.
+CARRIERS = [
+    TS18 + "chan_sip.c: Failed to authenticate device {x}",
+    TS18 + "chan_sip.c: Failed to authenticate device {x} for SUBSCRIBE",
+    TS18 + "chan_sip.c: Sending fake auth rejection for device {x}",
+    TS18 + "chan_sip.c: Sending fake auth rejection for user {x}",
+    TS18 + "chan_sip.c: Failed to authenticate user {x}",
+    TS + "chan_sip.c: Failed to authenticate device {x} for INVITE, code = -1",
+]
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+@pytest.mark.parametrize("forged", FORGED_LINES)
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_class1_forged_line_in_old_chan_sip_header_names_nobody(carrier, forged, prefix):
+    for header in (f"<sip:100@h>;tag={prefix}{forged}", f'"{prefix}{forged}" <sip:100@h>', f"{prefix}{forged}"):
+        evs = parse_lines([carrier.format(x=header)])
+        assert [e for e in evs if e.ip is not None] == [], (header, evs)
+
+
+@pytest.mark.parametrize("forged", FORGED_LINES)
+def test_class1_forged_line_in_real_lines_gives_only_the_real_sender(forged):
+    lines = [
+        f"{TS}chan_sip.c: Registration from '\"{forged}\" <sip:1@h>' failed for '{REAL}:5060' - Wrong password",
+        f"{TS}res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '\"{forged}\" <sip:1@h>' failed for "
+        f"'{REAL}:5060' (callid: c) - Failed to authenticate",
+        f"{TS}chan_sip.c: Call from '{forged}' ({REAL}:5060) to extension '0044123456789' rejected because "
+        "extension not found in context 'default'.",
+        f"{TS}chan_iax2.c: No registration for peer '{forged}' (from {REAL})",
+        f"{TS}manager.c: {REAL} failed to authenticate as '{forged}'",
+    ]
+    for line in lines:
+        evs = parse_lines([line])
+        assert all(e.ip in (REAL, None) for e in evs), (line, evs)
+        assert all(e.kind is not Kind.AUTH_OK for e in evs)
+
+
+def test_class1_forged_success_never_earns_the_stale_phone_discount():
+    """A forged "Registered SIP" inside a From must not make the guesser's failures count a quarter."""
+    lines = [TS18 + f"chan_sip.c: Failed to authenticate device <sip:1@h>;tag=Registered SIP '2000' at {REAL}:5060"]
+    lines += [f"{TS}chan_sip.c: Registration from '<sip:2000@h>' failed for '{REAL}:5060' - Wrong password"] * 5
+    eng = Engine(DetectConfig())
+    verdicts = eng.feed_many(parse_lines(lines))
+    assert [v.ip for v in verdicts] == [REAL]
+
+
+def test_class1_real_old_formats_still_read():
+    lines = {
+        TS18 + "chan_sip.c: hacking attempt detected '192.0.2.9'": ("192.0.2.9", Kind.BAD_REQUEST),
+        "[2013-11-11 14:33:38] VERBOSE[1] chan_sip.c:     -- Registered SIP '1001' at 192.0.2.10 port 5062":
+            ("192.0.2.10", Kind.AUTH_OK),
+        TS18 + "chan_iax2.c: Host 192.0.2.11 failed to authenticate as 1002": ("192.0.2.11", Kind.AUTH_FAILED),
+        TS18 + "chan_iax2.c: No registration for peer 'x' (from 192.0.2.12)": ("192.0.2.12", Kind.UNKNOWN_ACCOUNT),
+    }
+    for line, want in lines.items():
+        assert [(e.ip, e.kind) for e in parse_lines([line])] == [want], line
+
+
+# --- class 2: a bare CR is data ------------------------------------------------------------------
+
+def test_class2_bare_cr_in_a_value_is_not_a_line_end(tmp_path):
+    from sipwarden.config import Config
+    from sipwarden.scan import file_events, file_events_by_line
+    from sipwarden.sources.logfile import open_log
+
+    forged = f"[Nov 24 19:29:50] NOTICE[1] manager.c: {FORGED} failed to authenticate as 'admin'"
+    text = (f"{TS}manager.c: {REAL} failed to authenticate as 'x\r{forged}'\n"
+            f"{TS}chan_sip.c: Registration from '<sip:1@h>' failed for '{REAL}:5060' - Wrong password\r\n")
+    p = tmp_path / "messages"
+    p.write_text(text, newline="")
+    for read in (file_events, file_events_by_line):
+        evs = list(read(open_log(str(p)), Config()))
+        assert [e.ip for e in evs] == [REAL, REAL], read
+
+
+# --- class 3: split security events -------------------------------------------------------------
+
+SEC = ('[Nov 24 19:29:23] SECURITY[29617] res_security_log.c: SecurityEvent="{ev}",'
+       'EventTV="2026-11-24T19:29:23.734+0000",Severity="Error",Service="SIP",EventVersion="1",')
+PAIR = '",SessionID="0x7f1",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/{ip}/5060"'
+FORGED_REG = f"[Nov 24 19:29:24] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '{FORGED}:5060' - Wrong password"
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 40, 300])
+def test_class3_split_longer_than_any_window_hides_nothing_and_forges_nothing(n):
+    lines = [SEC.format(ev="InvalidAccountID") + 'AccountID="x'] + [FORGED_REG] * n
+    lines += [PAIR.format(ip=REAL), f"{TS}chan_sip.c: Registration from '<sip:9@h>' failed for "
+              "'192.0.2.77:5060' - Wrong password"]
+    evs = parse_lines(lines)
+    assert FORGED not in [e.ip for e in evs]
+    assert [e.ip for e in evs] == [REAL, "192.0.2.77"]  # the real event, and the real line after it
+
+
+def test_class3_fake_event_in_a_display_name_swallows_nothing():
+    lines = [f"{TS}chan_sip.c: Registration from '\"SecurityEvent=\\\"InvalidAccountID\\\",AccountID=\\\"\" "
+             f"<sip:1@h>' failed for '{REAL}:5060' - Wrong password",
+             f"{TS18}chan_sip.c: Failed to authenticate device <sip:1@h>;tag=SecurityEvent=\"x\",AccountID=\"y"]
+    lines += [f"{TS}chan_sip.c: Registration from '<sip:1@h>' failed for '192.0.2.{i}:5060' - Wrong password"
+              for i in range(1, 8)]
+    assert [e.ip for e in parse_lines(lines)] == [REAL] + [f"192.0.2.{i}" for i in range(1, 8)]
+
+
+def test_class3_forged_completion_with_record_looking_rest_is_caught():
+    """The head completed by a forged pair, the real rest behind a forged line prefix."""
+    lines = [SEC.format(ev="InvalidAccountID") + 'AccountID="x' + PAIR.format(ip=FORGED),
+             "[Nov 24 19:29:24] NOTICE[1] chan_sip.c: junk" + PAIR.format(ip=REAL)]
+    evs = parse_lines(lines)
+    assert FORGED not in [e.ip for e in evs]
+    assert REAL in [e.ip for e in evs]
+
+
+def test_class3_split_success_is_never_a_login():
+    lines = [SEC.format(ev="InvalidAccountID") + 'AccountID="x',
+             SEC.format(ev="SuccessfulAuth") + 'AccountID="2000' + PAIR.format(ip=REAL) + ',UsingPassword="1"']
+    evs = parse_lines(lines)
+    assert Kind.AUTH_OK not in [e.kind for e in evs]
+    assert FORGED not in [e.ip for e in evs]
+
+
+# --- class 5: security log pairs read by the schema ----------------------------------------------
+
+def _sec(ev: str, acct: str, tail: str, svc: str = "SIP", session: str = "0x7f1") -> str:
+    return (f'[Nov 24 19:29:23] SECURITY[1] res_security_log.c: SecurityEvent="{ev}",EventTV="2026-11-24T19:29:23'
+            f'.734+0000",Severity="Error",Service="{svc}",EventVersion="1",AccountID="{acct}",SessionID="{session}",'
+            f'LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/{REAL}/5060"{tail}')
+
+
+FORGED_PAIR = f'",SessionID="0x1",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/{FORGED}/5060'
+
+
+@pytest.mark.parametrize("ev,tail", [
+    ("ChallengeSent", ',Challenge="22c99f58"'),
+    ("InvalidAccountID", ""),
+    ("SuccessfulAuth", ',UsingPassword="1"'),
+    ("FailedACL", ',ACLName="no_extension_match"'),
+    ("InvalidPassword", ',Challenge="abc",ReceivedChallenge="abc",ReceivedHash="h"'),
+])
+@pytest.mark.parametrize("fake", [
+    "x" + FORGED_PAIR, "x" + FORGED_PAIR + '",Challenge="', "x" + FORGED_PAIR + '",UsingPassword="1',
+    "x" + FORGED_PAIR + '",Challenge="a",ReceivedChallenge="b",ReceivedHash="',
+])
+def test_class5_one_reading_by_schema_not_tamper(ev, tail, fake):
+    evs = parse_lines([_sec(ev, fake, tail)])
+    assert [e.ip for e in evs] == [REAL], evs
+
+
+def test_class5_challenge_flood_with_forged_pairs_is_seen():
+    fake = "x" + FORGED_PAIR + '",Challenge="'
+    lines = [_sec("ChallengeSent", fake, f',Challenge="{i:08x}"').replace("19:29:23.734", f"19:29:{i % 60:02d}.734")
+             for i in range(40)]
+    verdicts = Engine(DetectConfig()).feed_many(parse_lines(lines))
+    assert [(v.ip, str(v.reason)) for v in verdicts] == [(REAL, "flood")]
+
+
+def test_class5_two_true_readings_remain_tamper():
+    # PJSIP's SessionID is the Call-ID (attacker text) and ChallengeResponseFailed's fields are the client's:
+    # a forged pair in the Call-ID followed by a forged tail leaves two readings that fit the schema
+    tail = ',Challenge="n",Response="r",ExpectedResponse=""'
+    line = _sec("ChallengeResponseFailed", "1", tail, svc="PJSIP",
+                session=f'c",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/{FORGED}/5060"{tail}')
+    evs = parse_lines([line])
+    assert [(e.ip, e.kind) for e in evs] == [(None, Kind.TAMPER)]
