@@ -127,6 +127,29 @@ class BlocklistsConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """The daemon's HTTP side: API, Prometheus metrics, live dashboard (see api/)."""
+
+    listen: str = ""  # ADDR:PORT to serve on ("127.0.0.1:9180"); empty = no HTTP
+    token_file: str = ""  # file holding the bearer token writes need (and reads from beyond loopback)
+    max_body: int = 16384  # bytes a request body may have
+    dashboard_hours: float = 6.0  # how far back the dashboard's charts look
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Notifications (see notify/): compromise at once, bans as a digest, firewall, start/stop."""
+
+    webhook: tuple[str, ...] = ()  # URLs that get a JSON POST (Slack/Mattermost-compatible "text")
+    apprise: tuple[str, ...] = ()  # apprise URLs: mailto://, tgram://, matrix://, ntfy://, ...
+    digest_interval: float = 60.0  # seconds: ban digests are sent at most this often
+    queue: int = 256  # messages waiting per destination; beyond that they are dropped (counted)
+    retries: int = 4  # more tries of a failed send, with backoff
+    backoff: float = 2.0  # seconds before the first retry; doubles each time (at most 60 s)
+    timeout: float = 10.0  # seconds one send may take
+
+
+@dataclass(frozen=True)
 class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -136,6 +159,8 @@ class Config:
     wire: WireConfig = field(default_factory=WireConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     blocklists: BlocklistsConfig = field(default_factory=BlocklistsConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def whitelist_set(self) -> AddressSet:
         """Never reported or banned: the configured whitelist and the PBX's own addresses."""
@@ -226,6 +251,14 @@ def _validate(cfg: Config) -> None:
     check_fleet(cfg.fleet)
     from .blocklist.sources import check_blocklists
     check_blocklists(cfg.blocklists)
+    if cfg.http.listen:
+        from .api.listen import parse_listen
+        parse_listen(cfg.http.listen)
+    if cfg.notify.digest_interval < 1 or cfg.notify.queue < 1 or cfg.notify.timeout <= 0:
+        raise ConfigError("notify.digest_interval must be at least 1 s, notify.queue at least 1, notify.timeout positive")
+    for u in cfg.notify.webhook:
+        if not u.startswith(("http://", "https://")):
+            raise ConfigError(f"notify.webhook: {_redact(u)} is not an http:// or https:// URL")
     if cfg.log.timezone not in ("local", "UTC", "utc"):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:
@@ -251,3 +284,10 @@ def load(path: str | Path | None) -> Config:
         return from_dict(data)
     except ConfigError as e:
         raise ConfigError(f"{p}: {e}") from None
+
+
+def _redact(url: str) -> str:
+    """A URL fit for an error message: notification URLs carry secrets (tokens, passwords)."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}{sep}{host}/..." if sep else "(not a URL)"

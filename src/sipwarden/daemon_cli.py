@@ -74,10 +74,12 @@ def parse_duration(text: str | None) -> float | None:
               help="Share bans and counts with other nodes through this Redis (rediss:// for TLS; the password "
               "goes in [fleet] password_file).")
 @click.option("--node", default=None, metavar="NAME", help="This node's name in the fleet (default: host name).")
+@click.option("--http", "http_listen", default=None, metavar="ADDR:PORT", help="Serve the API, /metrics and the "
+              "dashboard here (e.g. 127.0.0.1:9180; beyond loopback only with [http] token_file).")
 def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, state_dir: str | None,
         from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
         ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...],
-        fleet_url: str | None, node: str | None) -> None:
+        fleet_url: str | None, node: str | None, http_listen: str | None) -> None:
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
     from .daemon.service import Daemon
 
@@ -91,6 +93,7 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
             raise click.ClickException(str(e)) from None
     cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
     cfg = _with_fleet(cfg, fleet_url, node)
+    cfg = _with_http(cfg, http_listen)
     paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
     w = cfg.wire
     if not paths and not (w.hep or w.capture or w.ami):
@@ -99,8 +102,24 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(d.run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(d.run())
+    except ConfigError as e:  # found at start (e.g. the HTTP port is taken): one line, no traceback
+        raise click.ClickException(str(e)) from None
+
+
+def _with_http(cfg: Config, listen: str | None) -> Config:
+    """The config with `--http` applied; the listen address and token file checked now."""
+    if listen is not None:
+        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, listen=listen))
+    if cfg.http.listen:
+        try:
+            from .api.listen import check
+            check(cfg.http.listen, cfg.http.token_file)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+    return cfg
 
 
 def _with_fleet(cfg: Config, url: str | None, node: str | None) -> Config:

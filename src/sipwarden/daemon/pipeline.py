@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from ..detect.engine import Engine
@@ -36,6 +37,7 @@ class Pipeline:
         self.errors = errors
         self.clock = clock
         self.counts = {"events": 0, "verdicts": 0, "turns": 0}
+        self.reasons: Counter[str] = Counter()  # verdicts by reason (metrics)
         self._verdicts: list[Verdict] = []
         self._history: list[Event] = []
         self._scheduled = False
@@ -81,6 +83,7 @@ class Pipeline:
             return
         self.counts["verdicts"] += len(verdicts)
         self.counts["turns"] += 1
+        self.reasons.update(str(v.reason) for v in verdicts)
         try:
             self.bans.apply(verdicts, self.clock())
         except Exception:

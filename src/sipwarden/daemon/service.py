@@ -94,6 +94,9 @@ class Daemon:
             from ..fleet.host import feeder, make_link
             self.fleet = make_link(cfg, bans, self.pipeline, store, clock)
             feed = feeder(self.fleet, self.pipeline.feed)  # this node's own events are shared
+        from ..outputs import Outputs
+        self.outputs = Outputs(self)  # metrics, notifications, HTTP (binds its port now: a bad one stops here)
+        feed = self.outputs.counting(feed)
         from ..blocklist.runtime import Blocklists
         self.blocklists = Blocklists(cfg.blocklists, cfg.ban, bans.policy.whitelist, self.state_dir)
         self.logs = LogSources(self.watch, cfg.log.timezone, feed, errors, clock)
@@ -109,6 +112,7 @@ class Daemon:
             self.status.add("fleet", self.fleet.status)
         if cfg.blocklists.sources:
             self.status.add("blocklists", self.blocklists.status)
+        self.outputs.attach()
         # Long-lived state (sources, windows) is made of many small containers: Python's cyclic
         # collector would walk all of them every few hundred events. Nothing here makes cycles
         # worth chasing often, so collect rarely and leave what exists at start alone.
@@ -127,6 +131,7 @@ class Daemon:
         if self.fleet is not None:
             await self.fleet.start()
         await self.blocklists.start()
+        await self.outputs.start()
         self.housekeeping = Housekeeping(self.pipeline, bans, bans.journal, self.logs, self.banlog, errors,
                                          cfg.ban.reconcile_interval, clock)
         task = asyncio.create_task(self.housekeeping.run())
@@ -144,6 +149,7 @@ class Daemon:
             self.pipeline.flush_history()
             bans.journal.positions(self.logs.positions(), clock())
             self.banlog.tick()
+            await self.outputs.stop()  # the last digest and "stopped" go out; HTTP closes
             bans.kernel.close()
             bans.journal.close()
             self.logs.close()

@@ -1,0 +1,25 @@
+"""JSON POST to a webhook (httpx). Slack and Mattermost incoming webhooks show the `text` field."""
+
+from __future__ import annotations
+
+import httpx
+
+from .message import Message
+from .notifier import Destination
+
+
+class Webhook(Destination):
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        host = httpx.URL(url).host
+        self.name = f"webhook:{host}"  # never the whole URL: webhook URLs are secrets
+        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                        headers={"User-Agent": "sipwarden"})
+
+    async def send(self, m: Message) -> None:
+        r = await self.client.post(self.url, json=m.payload())
+        if r.status_code >= 300:
+            raise RuntimeError(f"HTTP {r.status_code}")
+
+    async def close(self) -> None:
+        await self.client.aclose()
