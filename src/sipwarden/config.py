@@ -46,6 +46,9 @@ class DetectConfig:
     wire_requests: int = 30  # SIP requests of one method from one source seen on the wire... (pike-like)
     wire_window: float = 2.0  # ...within this many seconds: a flood
     wire_net_requests: int = 300  # requests from one /24 or /64 (2+ sources) within wire_window
+    compromise_failures: int = 5  # failed attempts on an account before a login from the same source: cracked
+    registrations_from: tuple[str, ...] = ()  # networks phones register from; any auth attempt elsewhere: ban (off: empty)
+    canary_accounts: tuple[str, ...] = ()  # accounts no phone uses (admin, 100, ...): the first touch is a ban (off: empty)
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,11 @@ def _validate(cfg: Config) -> None:
         if not 0 < p < 65536:
             raise ConfigError(f"ban.ports: {p} is not a port number")
     d = cfg.detect
-    for k in ("bruteforce_maxretry", "enumeration_accounts", "enumeration_maxretry", "tollfraud_maxretry",
+    try:
+        AddressSet(d.registrations_from)
+    except ValueError as e:
+        raise ConfigError(f"detect.registrations_from: {e}") from None
+    for k in ("compromise_failures", "bruteforce_maxretry", "enumeration_accounts", "enumeration_maxretry", "tollfraud_maxretry",
               "call_maxretry", "flood_challenges", "flood_failures", "distributed_sources", "subnet_sources",
               "stale_factor", "max_tracked"):
         if getattr(d, k) < 1:

@@ -29,6 +29,9 @@ class Kind(StrEnum):
     TAMPER = "tamper"  # attacker text mimics the line's structure: no address is trusted
 
 
+# detail of chan_sip's FailedACL for a call to a missing extension: a rejected call that says not who called
+NO_EXTENSION_MATCH = "FailedACL: no_extension_match"
+
 # Kinds that count as a failure when counting volume from a source.
 FAILURE_KINDS = frozenset(
     {Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED, Kind.CALL_REJECTED, Kind.BAD_REQUEST}
@@ -78,6 +81,9 @@ class Event(NamedTuple):
 
 
 class Reason(StrEnum):
+    COMPROMISE = "compromise"  # logged in after many failures, or after being judged an attacker: a cracked account
+    CANARY = "canary"  # touched an account no phone uses ([detect] canary_accounts)
+    OUTSIDER = "outsider"  # registered or authenticated from outside [detect] registrations_from
     BRUTEFORCE = "bruteforce"
     ENUMERATION = "enumeration"
     FLOOD = "flood"
@@ -85,6 +91,11 @@ class Reason(StrEnum):
     TOLLFRAUD = "tollfraud"
     DISTRIBUTED = "distributed"
     MANUAL = "manual"
+
+
+# How verdicts rank in reports and logs: a cracked account first, then what the operator declared,
+# then the rest in the order above (lower is more urgent).
+RANK = {r: i for i, r in enumerate(Reason)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,20 +2,29 @@
 
 `scan` over yesterday's log and the live daemon run the same engine on the same events, so they
 reach the same verdicts at the same event. Memory is bounded: at most `max_tracked` sources are
-remembered (least recently seen forgotten first), and idle sources are swept as time advances.
+remembered, and idle sources are swept as time advances. Over the bound, the sources with the least
+evidence go first (a probation tier: a single event, then unproven UDP, then the rest by age), so
+a flood of spoofed one-packet sources cannot push out a slow guesser with real failures. No input
+makes the engine raise: an unexpected error on one event is counted (`errors`) and the event dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from ..addr import AddressSet
 from ..config import DetectConfig
-from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict
+from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict, iso
 from . import bruteforce, enumeration, flood, tollfraud
 from .distributed import Distributed
 from .state import MAX_ACCOUNTS_KEPT, NO_ACCOUNTS_TRIED, Source
-from .wire import WireDetector
+from .wire import _PROVEN, WireDetector
+
+# Events that are a login or an attempt at one (what `registrations_from` limits).
+AUTH_KINDS = frozenset({Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED, Kind.CHALLENGE_SENT, Kind.AUTH_OK})
+# PBX kinds whose logs never show a successful login (FreeSWITCH logs challenges, not successes)
+NO_VISIBLE_SUCCESS = frozenset({"FreeSWITCH"})
 
 SWEEP_EVERY = 8192  # events between sweeps of idle sources
 
@@ -30,6 +39,10 @@ class Engine:
         self.verdicts: dict[str, Verdict] = {}  # first verdict per address or network
         self.tamper = 0
         self.events = 0
+        self.errors = 0  # events an unexpected error dropped (never raised to the caller)
+        self.registrations = AddressSet(self.cfg.registrations_from) if self.cfg.registrations_from else None
+        self.canaries = frozenset(self.cfg.canary_accounts)
+        self.success_seen: set[tuple[str | None, str | None]] = set()  # (origin, service) that showed a login
         self.now = 0.0  # newest event time seen
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
@@ -41,55 +54,64 @@ class Engine:
         return out
 
     def feed(self, ev: Event) -> list[Verdict]:
-        """Account for one event; return the verdicts it decides (usually none).
+        """Account for one event; return the verdicts it decides (usually none). Never raises.
 
         Kept flat (no per-event helper calls): it runs once per event, and most events come from
         sources already decided, which only add to their figures.
         """
         self.events += 1
-        ip = ev[1]
-        if ip is None:
-            if ev[2] is Kind.TAMPER:
-                self.tamper += 1
+        try:
+            ip = ev[1]
+            if ip is None:
+                if ev[2] is Kind.TAMPER:
+                    self.tamper += 1
+                return []
+            t = ev[0]
+            if t is None:
+                t = self.now
+            elif t > self.now:
+                self.now = t
+            wl = self.whitelist
+            if (wl.exact or wl.nets) and ip in wl:
+                return []
+            src = self.sources.get(ip)
+            if src is None:
+                src = self.sources[ip] = Source(ip, t)
+                if len(self.sources) > self.cfg.max_tracked:
+                    self._sweep(force=True)
+            # what every event adds to its source's figures
+            src.total += 1
+            if t > src.last:
+                src.last = t
+            elif t < src.first:
+                src.first = t
+            counts = src.counts
+            kind = ev[2]
+            counts[kind] = counts.get(kind, 0) + 1
+            origin = ev[12]
+            if origin not in src.origins:
+                src.origins += (origin,)
+            acct = ev[6] or ev[7]
+            if acct is not None:  # Source.tried, inlined
+                accounts = src.accounts
+                if accounts is NO_ACCOUNTS_TRIED:
+                    src.accounts = [acct]
+                elif len(accounts) < MAX_ACCOUNTS_KEPT and acct not in accounts:
+                    accounts.append(acct)
+            self._until_sweep -= 1
+            if self._until_sweep <= 0:
+                self._sweep()
+            if src.verdict is not None:  # decided: later events only add to its figures...
+                v = src.verdict
+                if kind is Kind.AUTH_OK and ev[6] is not None and v.reason is not Reason.COMPROMISE and v.proven:
+                    return self._compromise(src, ev, t, f"after being judged an attacker ({v.reason})")
+                if kind is Kind.AUTH_FAILED and ev[6] is not None:
+                    src.failed(origin, ev[6])  # ...and the failures a later login would follow
+                return []
+            return self._detect(src, ev, t)
+        except Exception:  # noqa: BLE001 - a bug must cost one event, never the daemon
+            self.errors += 1
             return []
-        t = ev[0]
-        if t is None:
-            t = self.now
-        elif t > self.now:
-            self.now = t
-        wl = self.whitelist
-        if (wl.exact or wl.nets) and ip in wl:
-            return []
-        src = self.sources.get(ip)
-        if src is None:
-            src = self.sources[ip] = Source(ip, t)
-            if len(self.sources) > self.cfg.max_tracked:
-                self._sweep(force=True)
-        # what every event adds to its source's figures
-        src.total += 1
-        if t > src.last:
-            src.last = t
-        elif t < src.first:
-            src.first = t
-        counts = src.counts
-        kind = ev[2]
-        counts[kind] = counts.get(kind, 0) + 1
-        origin = ev[12]
-        if origin not in src.origins:
-            src.origins += (origin,)
-        acct = ev[6] or ev[7]
-        if acct is not None:  # Source.tried, inlined
-            accounts = src.accounts
-            if accounts is NO_ACCOUNTS_TRIED:
-                src.accounts = [acct]
-            elif len(accounts) < MAX_ACCOUNTS_KEPT and acct not in accounts:
-                accounts.append(acct)
-        self._until_sweep -= 1
-        if self._until_sweep <= 0:
-            self._sweep()
-        if src.verdict is not None:  # decided: later events only add to its figures
-            return []
-        return self._detect(src, ev, t)
 
     def _detect(self, src: Source, ev: Event, t: float) -> list[Verdict]:
         cfg = self.cfg
@@ -97,17 +119,29 @@ class Engine:
         if kind is Kind.REQUEST:
             return self.wire.request(self, src, ev, t)
         found: list[tuple[Reason, str]] = self.wire.note(src, ev, t)
+        declared = self._declared(src, ev, kind) if self.canaries or self.registrations is not None else None
         if kind is Kind.AUTH_OK:
+            self.success_seen.add((ev.origin, ev.service))
             if ev.account is not None:
+                n = src.failures_on(ev.account)
+                if n >= cfg.compromise_failures and ev.account not in src.ok_accounts:
+                    return self._compromise(src, ev, t, "")
+                bruteforce.forgive(src, ev.account, ev.origin)
                 src.login(ev.account)
             flood.answered(src, ev.origin)
             self.distributed.login(src.ip, t)
-            return []
-        if kind is Kind.CHALLENGE_SENT:
-            why = flood.challenge(src, ev.origin, t, cfg)
-            if why:
-                found.append((Reason.FLOOD, why))
+            if declared is None:
+                return self._decide(src, found, t)
+        elif kind is Kind.CHALLENGE_SENT:
+            # a challenge counts only where a login would show: FreeSWITCH logs every re-registration's
+            # challenge and never the success, so there a challenge says nothing
+            if ev.service not in NO_VISIBLE_SUCCESS or (ev.origin, ev.service) in self.success_seen:
+                why = flood.challenge(src, ev.origin, t, cfg)
+                if why:
+                    found.append((Reason.FLOOD, why))
         elif kind is Kind.AUTH_FAILED or kind is Kind.ACL_FAILED or kind is Kind.BAD_REQUEST:
+            if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
+                src.failed(ev.origin, ev.account)
             why = bruteforce.observe(src, ev, t, cfg)
             if why:
                 found.append((Reason.BRUTEFORCE, why))
@@ -116,6 +150,8 @@ class Engine:
             if why:
                 found.append((Reason.ENUMERATION, why))
         elif kind is Kind.CALL_REJECTED:
+            if not tollfraud.counts(ev):  # the PBX's own trunk or phone, or a duplicate that names nobody
+                return self._decide(src, [declared] + found if declared else found, t)
             why = tollfraud.observe(src, ev, t, cfg)
             if why:
                 found.append((Reason.TOLLFRAUD, why))
@@ -125,12 +161,9 @@ class Engine:
             why = flood.burst(src, ev.origin, t, cfg)
             if why:
                 found.append((Reason.FLOOD, why))
-        out: list[Verdict] = []
-        if found and src.verdict is None:
-            reason, why = found[0]
-            src.verdict = self.wire.strength(src, src.to_verdict(reason, t, why))
-            self.verdicts.setdefault(src.ip, src.verdict)
-            out.append(src.verdict)
+        if declared is not None:
+            found.insert(0, declared)
+        out = self._decide(src, found, t)
         if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
             out.extend(self._distributed_account(ev.account, src.ip, t))
         if kind in FAILURE_KINDS:
@@ -141,6 +174,42 @@ class Engine:
                 self.verdicts.setdefault(net, v)
                 out.append(v)
         return out
+
+    def _decide(self, src: Source, found: list[tuple[Reason, str]], t: float) -> list[Verdict]:
+        if not found or src.verdict is not None:
+            return []
+        reason, why = found[0]
+        src.verdict = self.wire.strength(src, src.to_verdict(reason, t, why))
+        self.verdicts.setdefault(src.ip, src.verdict)
+        return [src.verdict]
+
+    def _declared(self, src: Source, ev: Event, kind: Kind) -> tuple[Reason, str] | None:
+        """What the operator declared beats thresholds: a canary account touched, or a login
+        attempted from outside the networks phones register from (both off by default)."""
+        if self.canaries:
+            for acct in (ev.account, ev.target):
+                if acct is not None and acct in self.canaries:
+                    return (Reason.CANARY, f"touched canary account {acct}")
+        if (self.registrations is not None and kind in AUTH_KINDS and ev.method != "INVITE"
+                and src.ip not in self.registrations):
+            return (Reason.OUTSIDER, f"{kind} from outside registrations_from")
+        return None
+
+    def _compromise(self, src: Source, ev: Event, t: float, why: str) -> list[Verdict]:
+        """A login that follows failures (or a ban): the account is probably cracked. Ranks above
+        every other verdict, replaces the source's earlier one, and is kept with its evidence."""
+        account = ev.account or ""
+        n = src.failures_on(account)
+        src.login(account)
+        why = f"after {n} failed attempts on it" + (f" and {why}" if why else "")
+        base = src.to_verdict(Reason.COMPROMISE, t, f"logged into account {account} {why} (first success {iso(t)})")
+        counts = dict(base.counts)
+        counts["failures_before"] = n
+        v = self.wire.strength(src, dataclasses.replace(base, accounts=(account,) + tuple(
+            a for a in base.accounts if a != account), counts=counts))
+        src.verdict = v
+        self.verdicts[src.ip] = v
+        return [v]
 
     def _distributed_account(self, account: str, ip: str, t: float) -> list[Verdict]:
         ips = self.distributed.account_failure(account, ip, t)
@@ -180,8 +249,8 @@ class Engine:
         gone = [ip for ip, s in sources.items() if s.last < edge]
         if force and len(sources) - len(gone) > self.cfg.max_tracked * 0.9:
             keep = int(self.cfg.max_tracked * 0.75)
-            by_age = sorted(sources.items(), key=lambda kv: kv[1].last)
-            gone = [ip for ip, _ in by_age[: len(sources) - keep]]
+            by_evidence = sorted(sources.items(), key=lambda kv: (_evidence(kv[1]), kv[1].last))
+            gone = [ip for ip, _ in by_evidence[: len(sources) - keep]]
         for ip in gone:
             s = sources.pop(ip)
             if s.verdict is not None:
@@ -192,13 +261,35 @@ class Engine:
         """The source's first verdict with its figures brought up to date (for reports)."""
         v = s.verdict
         assert v is not None
-        return self.wire.strength(s, s.to_verdict(v.reason, v.at, v.evidence))
+        out = s.to_verdict(v.reason, v.at, v.evidence)
+        if v.reason is Reason.COMPROMISE:
+            out = dataclasses.replace(out, accounts=v.accounts, counts={**out.counts, **v.counts})
+        return self.wire.strength(s, out)
+
 
     def report(self) -> list[Verdict]:
-        """Every verdict so far, one per address or network, with final figures, by deciding time."""
+        """Every verdict so far, one per address or network, with final figures: compromised accounts
+        first, then by deciding time."""
         out = dict(self.verdicts)
         for ip, s in self.sources.items():
             first = out.get(ip)
             if s.verdict is not None and first is not None:
-                out[ip] = self.wire.strength(s, s.to_verdict(first.reason, first.at, first.evidence))
-        return sorted(out.values(), key=lambda v: (v.at, v.ip))
+                v = s.to_verdict(first.reason, first.at, first.evidence)
+                if first.reason is Reason.COMPROMISE:
+                    v = dataclasses.replace(v, accounts=first.accounts, counts={**v.counts, **first.counts})
+                out[ip] = self.wire.strength(s, v)
+        return sorted(out.values(), key=lambda v: (v.reason is not Reason.COMPROMISE, v.at, v.ip))
+
+
+def _evidence(s: Source) -> int:
+    """How much would be lost by forgetting `s`: 0 a single event (probation), 1 more events but no
+    round trip, 2 proven, 3 a failed or successful login (the PBX judged its credentials: real
+    failures on real accounts), 4 decided (its verdict is kept anyway, its figures are not)."""
+    if s.verdict is not None:
+        return 4
+    counts = s.counts
+    if Kind.AUTH_FAILED in counts or Kind.AUTH_OK in counts:
+        return 3
+    if s.total <= 1:
+        return 0
+    return 2 if _PROVEN in s.win else 1

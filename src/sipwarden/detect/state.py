@@ -15,7 +15,7 @@ class Source:
     """Per-source evidence. Windows are created lazily: most sources only ever do one thing."""
 
     __slots__ = ("ip", "first", "last", "total", "counts", "accounts", "ok_accounts", "origins",
-                 "verdict", "win")
+                 "verdict", "win", "fails")
 
     def __init__(self, ip: str, t: float) -> None:
         self.ip = ip
@@ -30,6 +30,8 @@ class Source:
         # Windows by (what, origin). The same failure is often reported twice (messages and
         # security log): counting per origin and deciding on the strongest one avoids counting it twice.
         self.win: dict[tuple[str, str | None], Window | KeyedWindow] = {}
+        # wrong passwords per (origin, account) before a login on it (compromise evidence); None until one
+        self.fails: dict[tuple[str | None, str], int] | None = None
 
     def window(self, name: str, origin: str | None, span: float, cap: int = UNCAPPED) -> Window:
         """The window `name` for evidence from `origin`; `cap`: the count that decides (no more
@@ -49,6 +51,23 @@ class Source:
         if self.ok_accounts is NO_LOGINS:
             self.ok_accounts = set()
         self.ok_accounts.add(account)  # type: ignore[union-attr]
+
+    def failed(self, origin: str | None, account: str) -> None:
+        fails = self.fails
+        if fails is None:
+            fails = self.fails = {}
+        key = (origin, account)
+        n = fails.get(key)
+        if n is not None:
+            fails[key] = n + 1
+        elif len(fails) < MAX_ACCOUNTS_KEPT:
+            fails[key] = 1
+
+    def failures_on(self, account: str) -> int:
+        """Wrong passwords on `account` (the strongest evidence source: each is reported once there)."""
+        if not self.fails:
+            return 0
+        return max((n for (_, a), n in self.fails.items() if a == account), default=0)
 
     def tried(self, account: str) -> None:
         accounts = self.accounts

@@ -4,7 +4,7 @@ behind trunk prefixes (9, 00, 011, 9011, +, ...), from sources that are not logg
 from __future__ import annotations
 
 from ..config import DetectConfig
-from ..events import Event
+from ..events import NO_EXTENSION_MATCH, Event
 from .state import Source
 
 
@@ -19,6 +19,14 @@ def international(target: str | None, prefixes: tuple[str, ...]) -> bool:
         return True
     stripped = target.lstrip("*#")
     return any(stripped.startswith(p) for p in prefixes)
+
+
+def counts(ev: Event) -> bool:
+    """Is this rejected call evidence against its source? Not when the PBX identified the caller (a
+    named chan_sip peer or PJSIP endpoint, e.g. the provider's trunk delivering a call to an unassigned
+    DID), nor chan_sip's FailedACL "no_extension_match", which repeats the messages line without
+    saying who called."""
+    return ev.account is None and ev.detail != NO_EXTENSION_MATCH
 
 
 def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:

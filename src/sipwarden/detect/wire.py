@@ -162,7 +162,7 @@ class WireDetector:
         if w is None:
             if len(self.nets) >= MAX_NETS:
                 edge = t - cfg.wire_window
-                self.nets = {k: v for k, v in self.nets.items() if v.items and v.items[-1][0] >= edge}
+                self.nets = {k: v for k, v in self.nets.items() if v.window.times and v.window.times[-1] >= edge}
                 if len(self.nets) >= MAX_NETS:
                     self.nets.clear()
             w = self.nets[net] = KeyedWindow(cfg.wire_window)
@@ -171,5 +171,7 @@ class WireDetector:
             return None
         if net in engine.distributed.ok_nets or net in engine.whitelist:
             return None
+        if len(self.flagged_nets) >= MAX_NETS:
+            self.flagged_nets.clear()  # forgetting lets a still-flooding network be flagged again
         self.flagged_nets.add(net)
         return net

@@ -161,9 +161,22 @@ def call_rejected(msg: str) -> Event | None:
     if hp is None:
         return Event(None, None, Kind.TAMPER, service="SIP", detail="unreadable address in Call line")
     tr = c.group("tr")
-    svc = "PJSIP" if tr or not msg.startswith("Call from '") else "SIP"
-    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, t.group("ext"),
+    named = not msg.startswith("Call from '")
+    svc = "PJSIP" if tr or named else "SIP"
+    caller = _caller(msg[:msg.index(": Call (")] if named else msg[11:c.start()])
+    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, caller, t.group("ext"),
                         "INVITE", None, None, f"extension not found in context '{t.group('ctx')}'", None, None, None))
+
+
+def _caller(name: str) -> str | None:
+    """The peer or endpoint the PBX identified the caller as, or None for a guest / anonymous call.
+
+    chan_sip writes `S_OR(username, peername)`: both empty for a guest, a configured name for a
+    matched peer; PJSIP writes the endpoint (or channel) name, "anonymous" when none matched.
+    """
+    if not name or name == "anonymous" or name.startswith("PJSIP/anonymous"):
+        return None
+    return name
 
 
 def iax2(msg: str) -> Event | None:
@@ -371,7 +384,8 @@ def call_rejected_plain(msg: str) -> Event | None | bool:
     if hp is None:
         return False
     svc = "PJSIP" if tr or named else "SIP"
-    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, None, msg[e:r],
+    caller = _caller(msg[:o - 7] if named else msg[11:o - 2])
+    return _new(Event, (None, hp[0], Kind.CALL_REJECTED, hp[1], tr.lower() if tr else None, svc, caller, msg[e:r],
                         "INVITE", None, None, f"extension not found in context '{msg[ce:z]}'", None, None, None))
 
 

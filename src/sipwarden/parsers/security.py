@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from ..addr import normalize, parse_asterisk_addr
-from ..events import Event, Kind
+from ..events import NO_EXTENSION_MATCH, Event, Kind
 from ..timefmt import event_tv
 
 _HEADER = re.compile(
@@ -144,7 +144,7 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
     if text.find('RemoteAddress="', tail_at, end) >= 0:
         return False
     ev, tv, svc, account, remote, tr, host, port = m.groups()
-    if not _valid_tail(text[:end], tail_at, ev):
+    if not _valid_tail(text[:end], tail_at, ev) or ev == "FailedACL" and "no_extension_match" in text[tail_at:end]:
         return False
     kind = KINDS.get(ev)
     if kind is None:
@@ -189,6 +189,11 @@ def _event(ev: str, time: float | None, svc: str, remote: str, account: str | No
         if not tail.get("Challenge") and not tail.get("ReceivedHash"):
             # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
             kind, target, account = Kind.CALL_REJECTED, account, None
+    elif ev == "FailedACL" and svc == "SIP" and dict(_FIELD.findall(text, tail_at)).get("ACLName") == "no_extension_match":
+        # chan_sip's call to a missing extension (AccountID is the number): from a guest or from a
+        # trunk alike, so the messages line, which names the caller, is what counts
+        return Event(time, ip, Kind.CALL_REJECTED, port, transport, svc, None, account or None, None, None, None,
+                     NO_EXTENSION_MATCH, origin)
     if account in ("", "<unknown>"):
         account = None
     return Event(time, ip, kind, port, transport, svc, account, target, None, None, None, ev, origin)
