@@ -190,7 +190,7 @@ def test_class10_compromise_survives_the_sweep_with_its_evidence():
 def test_class11_registrations_from_and_canaries():
     cfg = DetectConfig(registrations_from=("198.51.100.0/24",), canary_accounts=("admin", "1000"))
     lines = [_reg(0, "192.0.2.9", "2000"), _reg(1, OFFICE, "admin"), _reg(2, OFFICE, "2001"),
-             f"[Nov 24 10:00:03] NOTICE[1] chan_sip.c: Call from '' (192.0.2.10:5060) to extension '1000' "
+             "[Nov 24 10:00:03] NOTICE[1] chan_sip.c: Call from '' (192.0.2.10:5060) to extension '1000' "
              "rejected because extension not found in context 'default'."]
     got = [(v.ip, v.reason) for v in verdicts(lines, cfg)]
     assert got == [("192.0.2.9", Reason.OUTSIDER), (OFFICE, Reason.CANARY), ("192.0.2.10", Reason.CANARY)]
