@@ -7,10 +7,11 @@ import json
 from ..report.html import asset
 from ..report.html import page as shell
 
-CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
-       "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+           "img-src data:; base-uri 'none'; form-action 'none'")
+CSP = _POLICY + "; frame-ancestors 'none'"  # the header; a <meta> policy may not say frame-ancestors
 
 
 def page(hours: float) -> str:
     boot = asset("dashboard.js") + f"\nSWD.start({json.dumps({'hours': hours})});\n"
-    return shell("sipwarden dashboard", boot, csp=CSP)
+    return shell("sipwarden dashboard", boot, csp=_POLICY)
