@@ -9,7 +9,6 @@ import httpx
 from .message import Message
 from .notifier import Destination
 
-
 # httpx logs every request with its URL at INFO; webhook URLs are secrets (the token is in the path).
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
