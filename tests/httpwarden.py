@@ -122,3 +122,13 @@ class HttpWarden:
 
     def banned(self) -> set[str]:
         return {b["ip"] for b in self.get("/api/v1/bans")["bans"]}
+
+
+def login(ip: str, account: str) -> str:
+    """One security-log SuccessfulAuth from `ip` on `account`, stamped now."""
+    now = datetime.now()
+    tv = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S.000%z")
+    return (f"[{now.strftime('%b %d %H:%M:%S')}] SECURITY[20032] res_security_log.c: SecurityEvent=\"SuccessfulAuth\","
+            f"EventTV=\"{tv}\",Severity=\"Informational\",Service=\"SIP\",EventVersion=\"1\",AccountID=\"{account}\","
+            f"SessionID=\"0x7f73e800a040\",LocalAddress=\"IPV4/UDP/127.0.0.1/5060\","
+            f"RemoteAddress=\"IPV4/UDP/{ip}/5061\",UsingPassword=\"1\"\n")

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from httpwarden import HttpWarden, failure, free_port
+from httpwarden import HttpWarden, failure, free_port, login
 from sipwarden.config import NotifyConfig
 from sipwarden.daemon.bans import BanChange
 from sipwarden.notify import Notifier
@@ -221,3 +221,27 @@ def test_daemon_digest_counts_a_burst_of_2000_bans(tmp_path, hook):
         assert w.stop() == 0
     assert hook.kinds()[-1] == "lifecycle" and hook.got[-1][1]["data"]["event"] == "stopped"
     assert "SECRET-PART" not in w.stderr.read_text()  # the webhook URL (a secret) is never logged
+
+
+@pytest.mark.system
+def test_daemon_sends_a_compromise_at_once(tmp_path, hook):
+    """Six wrong passwords (a bruteforce ban), then a login on that account: the compromise replaces
+    the ban and is sent at once, not held for the digest."""
+    w = HttpWarden(tmp_path, f'\n[notify]\nwebhook = ["{hook.url}"]\ndigest_interval = 60\n').start()
+    try:
+        wait(lambda: hook.kinds() == ["lifecycle"])
+        w.append("".join(failure("203.0.113.50", "3000") for _ in range(6)))
+        wait(lambda: "203.0.113.50" in w.banned())
+        t0 = time.monotonic()
+        w.append(login("203.0.113.50", "3000"))
+        wait(lambda: "compromise" in hook.kinds(), 3)
+        assert time.monotonic() - t0 < 1.5
+        body = [b for _, b in hook.got if b["kind"] == "compromise"][0]
+        assert body["data"]["ip"] == "203.0.113.50" and "3000" in body["text"]
+        bans = w.get("/api/v1/bans")["bans"]
+        assert [(b["ip"], b["reason"], b["offence"]) for b in bans] == [("203.0.113.50", "compromise", 2)]
+        wait(lambda: "digest" in hook.kinds(), 5)  # the first (bruteforce) ban, in a digest after the burst
+        digest = [b for _, b in hook.got if b["kind"] == "digest"][0]
+        assert digest["data"]["by_reason"] == {"bruteforce": 1}
+    finally:
+        w.stop()

@@ -24,7 +24,7 @@ from ..addr import AddressSet
 from ..config import Config
 from ..enforce import Ban
 from ..enforce.base import parse_target
-from ..events import Decision, Verdict
+from ..events import Decision, Reason, Verdict
 from ..policy import Policy
 from ..store.sqlite import BanRecord
 from .errors import StageErrors
@@ -102,7 +102,10 @@ class BanService:
         for v in verdicts:
             self.counts["verdicts"] += 1
             try:
-                d = decide(v, self._offences.get(v.ip, 0), self.is_banned(v.ip, now))
+                # a compromise (a cracked account) replaces the source's ban: a longer one, and an
+                # alert to the outputs, even when it is banned already for what it did before
+                d = decide(v, self._offences.get(v.ip, 0),
+                           self.is_banned(v.ip, now) and v.reason != Reason.COMPROMISE)
             except Exception:
                 self.errors.record("policy", f"deciding on {v.ip}")
                 continue
