@@ -101,7 +101,7 @@ def test_clear_errors(tmp_path):
     ]:
         bad.write_text(text)
         r = run("check-config", "--config", str(bad))
-        assert r.exit_code == 1 and words in r.output, (text, r.output)
+        assert r.exit_code == 2 and words in r.output, (text, r.output)
     good = tmp_path / "good.toml"
     good.write_text("[detect]\nbruteforce_maxretry = 3\n")
     r = run("check-config", "--config", str(good))

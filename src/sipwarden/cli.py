@@ -14,11 +14,41 @@ from .events import Verdict, iso
 from .sources.logfile import LogFile, SourceError, open_log
 
 
+class OperatorError(click.ClickException):
+    """An operator's mistake (a bad value, a missing file, no permission): one line, exit status 2."""
+
+    exit_code = 2
+
+
+def os_error_text(e: OSError) -> str:
+    """`path: reason` for an OSError, without Python's `[Errno N]`."""
+    where = f"{e.filename}: " if e.filename else ""
+    return where + (e.strerror or str(e)).rstrip(".")
+
+
+CONFIG_HELP = "TOML config file (or $SIPWARDEN_CONFIG)."
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SIPWARDEN_CONFIG",
+                             help=CONFIG_HELP)
+
+
+def format_option(fn):  # noqa: ANN001, ANN201
+    """`--format table|json` and its alias `--json`, handed to the command as `as_json`."""
+    import functools
+
+    @click.option("--json", "json_flag", is_flag=True, help="Same as --format json.")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                  help="json: one document (JSON Lines for streams).")
+    @functools.wraps(fn)
+    def wrapper(*args, fmt: str, json_flag: bool, **kw):  # noqa: ANN002, ANN003, ANN202
+        return fn(*args, as_json=json_flag or fmt == "json", **kw)
+    return wrapper
+
+
 def _config(path: str | None) -> Config:
     try:
         return load(path)
     except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
 
 
 def _logs(paths: tuple[str, ...], cfg: Config) -> list[LogFile]:
@@ -48,6 +78,20 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        """Operator mistakes the commands meet at run time (no permission, a read-only or missing
+        directory, a state dir another daemon holds) end in one line and status 2, not a traceback."""
+        from .daemon.lock import StateDirError
+        try:
+            return super().invoke(ctx)
+        except StateDirError as e:
+            raise OperatorError(str(e)) from None
+        except OSError as e:
+            import errno
+            if e.errno == errno.EPIPE:
+                raise
+            raise OperatorError(os_error_text(e)) from None
+
 
 def _inputs(paths: tuple[str, ...], cfg: Config) -> tuple[list[LogFile], list[str]]:
     """Split the operator's paths into log files (checked now) and capture files."""
@@ -72,15 +116,18 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: JSON Lines, one verdict (or event) per line.")
+@click.option("--json", "json_flag", is_flag=True, help="Same as --format json.")
 @click.option("--events", "show_events", is_flag=True, help="Print the parsed events instead of verdicts.")
 @click.argument("paths", nargs=-1, required=True)
-def scan(config_path: str | None, fmt: str, show_events: bool, paths: tuple[str, ...]) -> None:
+def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, paths: tuple[str, ...]) -> None:
     """Read PBX logs (plain, .gz, or - for stdin) and captures (pcap/pcapng, .gz) and report who attacked.
 
     Several files are merged in time order (e.g. messages and security).
     """
+    fmt = "json" if json_flag else fmt
     cfg = _config(config_path)
     logs, captures = _inputs(paths, cfg)
     out = sys.stdout
@@ -177,29 +224,45 @@ def shown(text: str, limit: int = 24) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-def _verdict_table(verdicts: list[Verdict]) -> None:
-    from rich.table import Table
-    from rich.text import Text
+def print_table(headers: list[str], rows: list[list[str]], title: str | None = None) -> None:
+    """A table for people: rich's on a terminal; on a pipe or file plain aligned columns that never wrap
+    (an address split across lines breaks grep and awk). Cells are shown() (no terminal escapes) and
+    never parsed as markup: much of what they hold is attacker text."""
+    cells = [[shown(str(c), 200) for c in row] for row in rows]
     console = _console()
-    if not console.is_terminal:
-        console.width = max(console.width, 120)  # a file or pipe has no width to respect
-    if not verdicts:
-        console.print("No attackers found.")
+    if console.is_terminal:
+        from rich.table import Table
+        from rich.text import Text
+        table = Table(title=title, header_style="bold")
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        for row in cells:
+            table.add_row(*(Text(c) for c in row))
+        console.print(table)
         return
-    table = Table(title=f"{len(verdicts)} attacking sources", header_style="bold")
-    for col in ("address", "reason", "decided at (UTC)", "events", "accounts tried", "why"):
-        table.add_column(col, overflow="fold")
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    out = sys.stdout
+    if title:
+        out.write(title + "\n")
+    for row in [headers, *cells]:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1] + "\n")
+
+
+def _verdict_table(verdicts: list[Verdict]) -> None:
+    if not verdicts:
+        click.echo("No attackers found.")
+        return
+    rows = []
     for v in verdicts:
         accts = ", ".join(shown(a, 16) for a in v.accounts[:4]) + (" …" if len(v.accounts) > 4 else "")
-        # Text(): never parsed as rich markup, since accounts are attacker text
-        table.add_row(Text(v.ip), Text(str(v.reason)), Text(iso(v.at)[:19].replace("T", " ")), Text(str(v.events)),
-                      Text(accts), Text(shown(v.evidence, 200)))
-    console.print(table)
+        rows.append([v.ip, str(v.reason), iso(v.at)[:19].replace("T", " "), str(v.events), accts, v.evidence])
+    print_table(["address", "reason", "decided at (UTC)", "events", "accounts tried", "why"], rows,
+                title=f"{len(verdicts)} attacking sources")
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@config_option
+@format_option
 @click.argument("ip")
 @click.argument("paths", nargs=-1, required=True)
 def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, ...]) -> None:
@@ -278,16 +341,25 @@ def _count(items) -> dict[str, int]:  # noqa: ANN001
 
 
 @main.command("check-config")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
-def check_config(config_path: str | None) -> None:
-    """Validate a config file and print the settings in force."""
+@config_option
+@format_option
+def check_config(config_path: str | None, as_json: bool) -> None:
+    """Validate a config file and print the settings in force (secrets masked)."""
     import dataclasses
+
+    from .config import masked
     cfg = _config(config_path)
+    settings = {section.name: {k: masked(k, list(v) if isinstance(v, tuple) else v)
+                               for k, v in dataclasses.asdict(getattr(cfg, section.name)).items()}
+                for section in dataclasses.fields(cfg)}
+    if as_json:
+        click.echo(json.dumps({"config": config_path, "ok": True, "settings": settings}, indent=2))
+        return
     click.echo(f"{config_path or '(defaults)'}: OK")
-    for section in dataclasses.fields(cfg):
-        click.echo(f"[{section.name}]")
-        for k, v in dataclasses.asdict(getattr(cfg, section.name)).items():
-            click.echo(f"  {k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}")
+    for name, values in settings.items():
+        click.echo(f"[{name}]")
+        for k, v in values.items():
+            click.echo(f"  {k} = {json.dumps(v)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

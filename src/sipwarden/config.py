@@ -8,6 +8,7 @@ new setting is one line here.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -90,11 +91,13 @@ class WireConfig:
 
     hep: tuple[str, ...] = ()  # [ADDR:]PORT to collect HEP on (UDP and TCP); "[::]:9060" for IPv6
     hep_password: str = ""  # HEP auth key (chunk 14); datagrams with another are counted and dropped
+    hep_password_file: str = ""  # ...or read from this file (first line), so it is not in the config
     capture: tuple[str, ...] = ()  # interfaces to capture SIP on (AF_PACKET, root)
     capture_ports: tuple[int, ...] = (5060, 5061)  # SIP ports for the capture filter; empty = any SIP-looking UDP
     ami: str = ""  # HOST:PORT of an Asterisk Manager Interface to read security events from
     ami_user: str = ""
     ami_secret: str = ""
+    ami_secret_file: str = ""  # ...or read from this file (first line): not in the config, not in `ps`
     ami_ping: float = 20.0  # seconds between keep-alive Pings
     pbx_addresses: tuple[str, ...] = ()  # the PBX's own addresses (never banned; also learnt from traffic)
 
@@ -170,6 +173,53 @@ class Config:
         return AddressSet(self.whitelist.addresses + self.wire.pbx_addresses)
 
 
+SECRET_KEY = re.compile(r"secret|password|passwd|token|api_?key|credential", re.I)
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*:[^/@\s]*(?=@)")
+
+
+def is_secret(key: str) -> bool:
+    """A setting whose value is a secret (by its name; `..._file` names a file, not a secret)."""
+    return bool(SECRET_KEY.search(key)) and not key.endswith("_file")
+
+
+def masked(key: str, value: typing.Any) -> typing.Any:
+    """A value as it may be shown or logged: secrets as `********`, passwords inside URLs too."""
+    if is_secret(key) and value:
+        return "********"
+    if isinstance(value, str):
+        return URL_CREDENTIALS.sub("********", value)
+    if isinstance(value, tuple | list):
+        return [masked(key, v) for v in value]
+    return value
+
+
+def read_secret_file(where: str, path: str) -> str:
+    """The secret in `path` (its first line, without the line break). ConfigError if unreadable or empty."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.readline().rstrip("\r\n")
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: {path} is not UTF-8 text") from None
+    if not text:
+        raise ConfigError(f"{where}: {path} is empty")
+    return text
+
+
+def _secret_files(cfg: Config) -> Config:
+    """Fill `ami_secret` / `hep_password` from their `_file` settings (one or the other, not both)."""
+    w, changes = cfg.wire, {}
+    for key in ("ami_secret", "hep_password"):
+        path = getattr(w, f"{key}_file")
+        if not path:
+            continue
+        if getattr(w, key):
+            raise ConfigError(f"wire.{key} and wire.{key}_file: give one or the other")
+        changes[key] = read_secret_file(f"wire.{key}_file", path)
+    return dataclasses.replace(cfg, wire=dataclasses.replace(w, **changes)) if changes else cfg
+
+
 def _coerce(where: str, typ: typing.Any, value: typing.Any) -> typing.Any:
     origin = typing.get_origin(typ)
     if typ is bool:
@@ -191,7 +241,7 @@ def _coerce(where: str, typ: typing.Any, value: typing.Any) -> typing.Any:
     else:  # pragma: no cover - a setting with a type the loader does not know
         raise TypeError(typ)
     name = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(typ, "a list")
-    raise ConfigError(f"{where}: expected {name}, got {value!r}")
+    raise ConfigError(f"{where}: expected {name}, got {masked(where, value)!r}")
 
 
 def _section(name: str, cls: type, data: typing.Any) -> typing.Any:
@@ -216,7 +266,7 @@ def from_dict(data: dict) -> Config:
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise ConfigError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(hints))}")
-    cfg = Config(**{k: _section(k, hints[k], v) for k, v in data.items()})
+    cfg = _secret_files(Config(**{k: _section(k, hints[k], v) for k, v in data.items()}))
     _validate(cfg)
     return cfg
 

@@ -18,19 +18,21 @@ import time
 
 import click
 
+from .cli import OperatorError, config_option, format_option
 from .config import Config, ConfigError, load
 
 DEFAULT_STATE = "/var/lib/sipwarden"
-_state_opt = click.option("--state-dir", default=None, help=f"State directory (default from config, else {DEFAULT_STATE}).")
-_config_opt = click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
-_json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_state_opt = click.option("--state-dir", default=None, envvar="SIPWARDEN_STATE_DIR",
+                          help=f"State directory (or $SIPWARDEN_STATE_DIR; default from config, else {DEFAULT_STATE}).")
+_config_opt = config_option
+_json_opt = format_option
 
 
 def _cfg(path: str | None) -> Config:
     try:
         return load(path)
     except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
 
 
 def _state(cfg: Config, state_dir: str | None) -> str:
@@ -63,11 +65,14 @@ def parse_duration(text: str | None) -> float | None:
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option("--hep", multiple=True, metavar="[ADDR:]PORT", help="Collect HEP on this port, UDP and TCP (repeatable; "
               "default address 0.0.0.0, IPv6 as [::]:9060).")
-@click.option("--hep-password", default=None, metavar="SECRET", help="HEP auth key; other packets are counted and dropped.")
+@click.option("--hep-password", default=None, metavar="SECRET", help="HEP auth key; other packets are counted and dropped "
+              "(visible in `ps`: prefer --hep-password-file).")
+@click.option("--hep-password-file", default=None, metavar="FILE", help="Read the HEP auth key from FILE (first line).")
 @click.option("--capture", multiple=True, metavar="IFACE", help="Capture SIP live on this interface (repeatable; root).")
 @click.option("--ami", default=None, metavar="HOST:PORT", help="Read security events from this Asterisk Manager Interface.")
 @click.option("--ami-user", default=None, help="AMI user (read=security).")
-@click.option("--ami-secret", default=None, help="AMI secret.")
+@click.option("--ami-secret", default=None, help="AMI secret (visible in `ps`: prefer --ami-secret-file).")
+@click.option("--ami-secret-file", default=None, metavar="FILE", help="Read the AMI secret from FILE (first line).")
 @click.option("--pbx-address", multiple=True, metavar="ADDR", help="The PBX's own address (repeatable): never an "
               "attacker; also learnt from traffic.")
 @click.option("--fleet", "fleet_url", default=None, metavar="redis://[user@]HOST:PORT/DB",
@@ -77,8 +82,9 @@ def parse_duration(text: str | None) -> float | None:
 @click.option("--http", "http_listen", default=None, metavar="ADDR:PORT", help="Serve the API, /metrics and the "
               "dashboard here (e.g. 127.0.0.1:9180; beyond loopback only with [http] token_file).")
 def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, state_dir: str | None,
-        from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
-        ami: str | None, ami_user: str | None, ami_secret: str | None, pbx_address: tuple[str, ...],
+        from_start: bool, verbose: bool, hep: tuple[str, ...], hep_password: str | None,
+        hep_password_file: str | None, capture: tuple[str, ...], ami: str | None, ami_user: str | None,
+        ami_secret: str | None, ami_secret_file: str | None, pbx_address: tuple[str, ...],
         fleet_url: str | None, node: str | None, http_listen: str | None) -> None:
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
     from .daemon.service import Daemon
@@ -90,14 +96,16 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
             from .config import _validate
             _validate(cfg)
         except ConfigError as e:
-            raise click.ClickException(str(e)) from None
+            raise OperatorError(str(e)) from None
+    hep_password = _secret_option("--hep-password", hep_password, hep_password_file)
+    ami_secret = _secret_option("--ami-secret", ami_secret, ami_secret_file)
     cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
     cfg = _with_fleet(cfg, fleet_url, node)
     cfg = _with_http(cfg, http_listen)
     paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
     w = cfg.wire
     if not paths and not (w.hep or w.capture or w.ami):
-        raise click.ClickException("nothing to watch: give --watch PATH, --hep, --capture or --ami "
+        raise OperatorError("nothing to watch: give --watch PATH, --hep, --capture or --ami "
                                    "(or [daemon] watch / [wire] in the config)")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -137,6 +145,22 @@ def _with_fleet(cfg: Config, url: str | None, node: str | None) -> Config:
     return cfg
 
 
+def _secret_option(name: str, value: str | None, path: str | None) -> str | None:
+    """A secret from `--X-file` (read now), or from `--X` with a warning: argv is readable by every user."""
+    from .config import read_secret_file
+    if value is not None and path is not None:
+        raise OperatorError(f"{name} and {name}-file: give one or the other")
+    if path is not None:
+        try:
+            return read_secret_file(f"{name}-file", path)
+        except ConfigError as e:
+            raise OperatorError(str(e)) from None
+    if value is not None:
+        click.echo(f"warning: {name} on the command line is visible to every user of this host (ps, /proc); "
+                   f"use {name}-file FILE or the config's {name.lstrip('-').replace('-', '_')}_file", err=True)
+    return value
+
+
 def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capture: tuple[str, ...],
                ami: str | None, ami_user: str | None, ami_secret: str | None, pbx: tuple[str, ...]) -> Config:
     """The config with the wire options of `run` added (lists extend the config's, values replace)."""
@@ -152,7 +176,7 @@ def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capt
         from .sources.endpoints import check_wire
         check_wire(w)
     except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     return cfg
 
 
@@ -161,7 +185,18 @@ def _ask(state: str, req: dict) -> dict | None:
     try:
         return request(state, req)
     except (OSError, ValueError) as e:
-        raise click.ClickException(f"control socket in {state}: {e}") from None
+        hint = " (run as root or as the daemon's user)" if isinstance(e, PermissionError) else ""
+        raise OperatorError(f"control socket in {state}: {e.strerror if isinstance(e, OSError) else e}{hint}") from None
+
+
+def _existing_state(cfg: Config, state_dir: str | None) -> str:
+    """The state dir a client command reads: it must exist (a typo must not look like 'no bans')."""
+    import os
+    state = _state(cfg, state_dir)
+    if not os.path.isdir(state):
+        raise OperatorError(f"state dir {state} does not exist: give the daemon's --state-dir "
+                            "(or set SIPWARDEN_STATE_DIR)")
+    return state
 
 
 def _store(state: str):  # noqa: ANN202
@@ -180,23 +215,34 @@ def _store(state: str):  # noqa: ANN202
 @_state_opt
 @_json_opt
 def status(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
-    """Is the daemon running, what is it watching, how many bans."""
+    """Is the daemon running and healthy, what is it watching, how many bans.
+
+    Exit status: 0 running and healthy, 1 running but DEGRADED (e.g. the firewall refuses changes),
+    3 not running, 2 an operator error (no such state dir, no permission).
+    """
     cfg = _cfg(config_path)
-    state = _state(cfg, state_dir)
+    state = _existing_state(cfg, state_dir)
     reply = _ask(state, {"cmd": "status"})
     if reply is None:
         store = _store(state)
-        reply = {"ok": True, "running": False, "state_dir": state,
+        reply = {"ok": True, "running": False, "health": "stopped", "problems": [], "state_dir": state,
                  "active_bans": len(store.active_bans(time.time())) if store else 0}
+    reply.setdefault("health", "degraded" if reply.get("firewall_error") else "ok")
+    reply.setdefault("problems", [f"firewall: {reply['firewall_error']}"] if reply.get("firewall_error") else [])
+    code = 3 if not reply.get("running") else 1 if reply["health"] == "degraded" else 0
     if as_json:
         click.echo(json.dumps(reply, indent=2))
-        return
+        sys.exit(code)
     if not reply.get("running"):
-        click.echo(f"sipwarden is not running (state dir {state}); {reply['active_bans']} ban(s) in the store")
-        return
-    click.echo(f"sipwarden running, pid {reply['pid']}, up {reply['uptime']:.0f}s, backend {reply['backend']}"
-               + (f" (FIREWALL ERROR: {reply['firewall_error']})" if reply.get("firewall_error") else ""))
-    click.echo(f"  {reply['active_bans']} active ban(s); {reply['lines']} lines, {reply['events']} events, "
+        n = reply["active_bans"]
+        click.echo(f"sipwarden is not running (state dir {state}); {n} ban{'' if n == 1 else 's'} in the store")
+        sys.exit(code)
+    head = {"ok": "running", "degraded": "DEGRADED", "starting": "starting"}.get(reply["health"], reply["health"])
+    click.echo(f"sipwarden {head}, pid {reply['pid']}, up {reply['uptime']:.0f}s, backend {reply['backend']}")
+    for problem in reply["problems"]:
+        click.echo(f"  PROBLEM: {problem}")
+    n = reply["active_bans"]
+    click.echo(f"  {n} active ban{'' if n == 1 else 's'}; {reply['lines']} lines, {reply['events']} events, "
                f"{reply['verdicts']} verdicts, {reply['tamper_events']} tamper events, "
                f"{reply['tracked_sources']} sources tracked")
     for f in reply["files"]:
@@ -207,19 +253,20 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                    + ("connected" if fl["connected"] else f"NOT CONNECTED ({fl['last_error']})")
                    + f", {len(fl['nodes'])} node(s) seen; {fl['bans_shared']} shared, {fl['bans_received']} received, "
                    f"{fl['bans_applied']} applied, {fl['queued_bans']} queued")
+    sys.exit(code)
 
 
 @click.command()
 @_config_opt
 @_state_opt
-@_json_opt
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "plain"]), default=None,
               help="plain: one address or network per line (a blocklist other hosts can import).")
 def bans(config_path: str | None, state_dir: str | None, as_json: bool, fmt: str | None) -> None:
     """List the bans in force."""
     as_json = as_json or fmt == "json"
     cfg = _cfg(config_path)
-    state = _state(cfg, state_dir)
+    state = _existing_state(cfg, state_dir)
     reply = _ask(state, {"cmd": "bans"})
     if reply is None:
         store = _store(state)
@@ -236,21 +283,13 @@ def bans(config_path: str | None, state_dir: str | None, as_json: bool, fmt: str
     if not items:
         click.echo("no active bans")
         return
-    from rich.console import Console
-    from rich.table import Table
-    t = Table(header_style="bold")
-    for c in ("address", "reason", "since", "until", "offence", "evidence"):
-        t.add_column(c, overflow="fold")
-    from rich.text import Text
-
-    from .cli import shown
+    from .cli import print_table
+    rows = []
     for b in items:
         ev = b.get("evidence") or {}
         why = str(ev.get("evidence", "")) if isinstance(ev, dict) else str(ev)
-        # Text(): never parsed as markup; shown(): no terminal escapes from attacker text
-        t.add_row(*(Text(shown(str(x), 200)) for x in (b["ip"], b["reason"], b["start"], b["expires"] or "permanent",
-                                                     b["offence"], why)))
-    Console().print(t)
+        rows.append([b["ip"], b["reason"], b["start"], b["expires"] or "permanent", str(b["offence"]), why])
+    print_table(["address", "reason", "since", "until", "offence", "evidence"], rows)
 
 
 @click.command()
@@ -297,8 +336,11 @@ def _finish(reply: dict, as_json: bool, text) -> None:  # noqa: ANN001
         sys.exit(1)
     if not as_json:
         click.echo(text(reply))
-        if reply.get("firewall_error"):
-            click.echo(f"warning: firewall not updated: {reply['firewall_error']}", err=True)
+    if reply.get("firewall_error"):  # recorded, but the kernel does not have it: not a success
+        if not as_json:
+            click.echo(f"error: the firewall was NOT updated: {reply['firewall_error']} (the change is kept in the "
+                       "store and applied when the firewall works)", err=True)
+        sys.exit(1)
 
 
 @contextlib.contextmanager
@@ -316,7 +358,7 @@ def _offline_bans(cfg: Config, state: str):  # noqa: ANN202
         os.makedirs(state, exist_ok=True)
         store = Store(path)
     except (OSError, StoreError) as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     try:
         bans = ban_service(cfg, store, StageErrors(), threaded=False)
         bans.load(time.time(), restore=False)

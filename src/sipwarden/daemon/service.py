@@ -25,6 +25,7 @@ from .errors import StageErrors
 from .housekeeping import Housekeeping
 from .journal import Journal
 from .kernel import Kernel
+from .lock import StateLock
 from .logs import LogSources
 from .pipeline import Pipeline
 from .status import Status
@@ -67,6 +68,7 @@ class Daemon:
                    "tracked_sources": len(self.engine.sources), "tamper_events": self.engine.tamper,
                    "lines": self.logs.lines, "events": p["events"], "verdicts": b["verdicts"], "bans": b["bans"],
                    "unbans": b["unbans"], "catching_up": self.logs.catching_up}
+        summary["health"], summary["problems"] = self.health()
         return self.status.report(summary)
 
     async def _blocklist(self, req: dict) -> dict:
@@ -74,8 +76,23 @@ class Daemon:
             return {"ok": True, "blocklists": await self.blocklists.refresh()}
         return {"ok": True, "blocklists": self.blocklists.status()}
 
+    def health(self) -> tuple[str, list[str]]:
+        """"ok", "starting" (the firewall not set up yet) or "degraded", with what is wrong: a ban that
+        cannot reach the kernel or the store is a daemon that does not protect (`status` exits 1)."""
+        problems = []
+        kernel_error = self.bans.kernel.error
+        if kernel_error == "not set up yet":
+            return "starting", []
+        if kernel_error:
+            problems.append(f"firewall ({self.cfg.ban.backend}): {kernel_error}")
+        store_error = getattr(self.bans.journal, "error", None)
+        if store_error:
+            problems.append(f"store: {store_error}")
+        return ("degraded" if problems else "ok"), problems
+
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.lock = StateLock.acquire(self.state_dir)  # before the store or the socket is touched
         cfg, clock, errors = self.cfg, self.clock, self.errors
         loop = asyncio.get_running_loop()
         store = self.store = Store(self.state_dir / DB_NAME)
@@ -154,4 +171,5 @@ class Daemon:
             bans.journal.close()
             self.logs.close()
             store.close()
+            self.lock.release()
             log.info("sipwarden stopped")
