@@ -123,14 +123,29 @@ PAIR = '",SessionID="0x7f1",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress=
 FORGED_REG = f"[Nov 24 19:29:24] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '{FORGED}:5060' - Wrong password"
 
 
-@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 40, 300])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 40, 100])
 def test_class3_split_longer_than_any_window_hides_nothing_and_forges_nothing(n):
-    lines = [SEC.format(ev="InvalidAccountID") + 'AccountID="x'] + [FORGED_REG] * n
+    # Asterisk copies the decoded user into a 256-byte buffer: n empty lines and a forged one fit
+    lines = [SEC.format(ev="InvalidAccountID") + 'AccountID="x'] + [""] * n + [FORGED_REG]
     lines += [PAIR.format(ip=REAL), f"{TS}chan_sip.c: Registration from '<sip:9@h>' failed for "
               "'192.0.2.77:5060' - Wrong password"]
     evs = parse_lines(lines)
     assert FORGED not in [e.ip for e in evs]
     assert [e.ip for e in evs] == [REAL, "192.0.2.77"]  # the real event, and the real line after it
+
+
+@pytest.mark.parametrize("n", [0, 3, 5, 8, 60])
+def test_class3_forged_completion_then_more_lines_than_the_window(n):
+    """The head completed by a forged pair, then more lines than MAX_JOIN, a forged line, the real rest:
+    all in one AccountID (at most 255 characters, as Asterisk copies it)."""
+    account = ('x",SessionID="0x1",LocalAddress="IPV4/UDP/1.1.1.1/1",RemoteAddress="IPV4/UDP/' + FORGED + '/1"'
+               + "\n" * n + f"\nNOTICE[1] a.c: hacking attempt detected '{FORGED}'\nNOTICE[1] a.c: junk")
+    assert len(account) <= 255
+    lines = (SEC.format(ev="InvalidAccountID") + 'AccountID="' + account + PAIR.format(ip=REAL)).split("\n")
+    lines += [f"{TS}chan_sip.c: Registration from '<sip:9@h>' failed for '192.0.2.77:5060' - Wrong password"]
+    evs = parse_lines(lines)
+    assert FORGED not in [e.ip for e in evs]
+    assert [e.ip for e in evs if e.ip] == [REAL, "192.0.2.77"]
 
 
 def test_class3_fake_event_in_a_display_name_swallows_nothing():

@@ -23,7 +23,7 @@ from .config import Config
 from .detect.engine import Engine
 from .events import Event, Kind, Verdict
 from .parsers.bulk import BulkParser
-from .parsers.logstream import MAX_JOIN
+from .parsers.logstream import MAX_JOIN, MAX_SPLIT
 from .sources.logfile import LogFile
 from .timefmt import Clock, tz_from_name
 
@@ -114,7 +114,7 @@ def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
 
 PARALLEL_MIN = 8 << 20  # bytes: below this, starting a process costs more than it saves
 MAIN_SHARE = 0.35  # this process also runs the engine and reads the spool: the smaller range (tuned on 2 cores)
-CUT_QUIET = 2 * MAX_JOIN + 1  # lines before a cut without any security event text
+CUT_QUIET = 2 * MAX_JOIN + 1  # lines before a cut without any security event text (and more than MAX_SPLIT chars)
 CUT_SEARCH = 1 << 20  # bytes after the target in which to look for a cut
 _SPOOL_BATCH = 4096  # events per marshalled record
 
@@ -128,8 +128,11 @@ def _cut(path: str, target: int, search: int) -> int | None:
     pos = block.find(b"\n")
     while pos >= 0 and pos + 1 < len(block):
         ends.append(pos + 1)
-        if len(ends) > CUT_QUIET and block.find(b"SecurityEvent=", ends[-CUT_QUIET - 1], pos + 1) < 0:
-            return target + pos + 1
+        if len(ends) > CUT_QUIET:
+            k = block.rfind(b"SecurityEvent=", 0, pos + 1)
+            after = block.find(b"\n", k) + 1 if k >= 0 else ends[0]  # lines after the last event (or block start)
+            if after <= ends[-CUT_QUIET - 1] and len(block[after:pos + 1].decode("utf-8", "replace")) > MAX_SPLIT:
+                return target + pos + 1
         pos = block.find(b"\n", pos + 1)
     return None
 
@@ -253,13 +256,13 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
             _, status = os.waitpid(pid, 0)
             pid = 0
             st = _spool_status(spool) if status == 0 else None
+            evs = bulk.close()  # the lines held back up to the cut: the clock must have seen them
+            if evs:
+                yield evs
             clock = bulk.clock
             usable = (st is not None and st[2] and clock.year == year0 and clock._last_month != 12
                       and (clock.last is None or not st[3]))
             if usable:
-                evs = bulk.close()
-                if evs:
-                    yield evs
                 first = bulk.parser.lines
                 file = log.path
                 kinds = _KINDS

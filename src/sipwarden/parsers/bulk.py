@@ -16,17 +16,19 @@ after every security event read in bulk have been seen before its event is emitt
 from __future__ import annotations
 
 import re
+from collections import deque
 
 from ..events import Event
 from ..timefmt import Clock
 from .asterisk import PLAIN
-from .logstream import MAX_JOIN, MAX_LINE, TRIGGERS, LogParser, pick, security_text
+from .logstream import MAX_JOIN, MAX_LINE, MAX_SPLIT, TRIGGERS, LogParser, continues_event, pick
 from .prefix import message_start
 from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
 _NOT_BRACKET = re.compile(r"\n(?!\[)")  # a line that does not start with "[": maybe not a record start
 _BLOCK = MAX_LINE // 2  # a line longer than MAX_LINE fully covers one aligned block of this size
+REACH = MAX_SPLIT + MAX_LINE  # characters after a security event the line API may still rejoin it from
 
 
 def _lf_lines(text: str) -> list[str]:
@@ -82,6 +84,10 @@ class BulkParser:
             if p < 0:  # too few lines to hold some back: wait for more
                 self._carry = body + self._carry
                 return []
+        p = body.rfind("\n", 0, min(p + 1, len(body) - REACH))  # and REACH characters
+        if p < 0:
+            self._carry = body + self._carry
+            return []
         if not self._clean(body, p + 1):
             return self._lines(body)
         self._carry = body[p + 1:] + self._carry
@@ -95,39 +101,23 @@ class BulkParser:
         for pos in range(0, end, _BLOCK):
             if find("\n", pos, pos + _BLOCK) < 0:
                 return False  # a long stretch without a newline: maybe an over-long line
-        first = self._next
-        last_sec = self._window_sec()
-        starts = [0] if body[:1] != "[" else []
-        starts.extend(m.end() for m in _NOT_BRACKET.finditer(body, 0, len(body) - 1))
+        held = self.parser._secs_in_window or self._secs
         i = find('RemoteAddress="IPV')
-        while i >= 0:  # an address pair outside a security event: the rest of a split one
+        while i >= 0:  # a line that may end a split security event (logstream.continues_event)...
             s = rfind("\n", 0, i) + 1
             e = find("\n", i)
-            if security_text(body[s:e]) is None:
-                starts.append(s)
+            if continues_event(body[s:e]):
+                if held:  # ...with a security event held from before this text
+                    return False
+                b = s
+                for _ in range(MAX_JOIN):
+                    if b == 0:
+                        break
+                    b = rfind("\n", 0, b - 1) + 1
+                if "SecurityEvent=" in body[min(b, max(0, s - REACH)):s]:  # ...or within reach before it
+                    return False
             i = find('RemoteAddress="IPV', e)
-        for s in starts:
-            line = body[s:find("\n", s)]
-            if LogParser._is_record_start(line) and ('RemoteAddress="IPV' not in line or security_text(line) is not None):
-                continue
-            # a line that may continue a security event split by a %0A within MAX_JOIN lines before it
-            lineno = first + body.count("\n", 0, s)
-            b = s
-            for _ in range(MAX_JOIN):
-                if b == 0:
-                    break
-                b = rfind("\n", 0, b - 1) + 1
-            if "SecurityEvent=" in body[b:s] or (last_sec is not None and last_sec >= lineno - MAX_JOIN):
-                return False
         return True
-
-    def _window_sec(self) -> int | None:
-        """The newest security event line the line API may still rejoin (from either path)."""
-        win = self.parser._window
-        secs = [e[0] for e in win if e[3] is not None]
-        if self._secs:
-            secs.append(self._secs[-1])
-        return max(secs) if secs else None
 
     def _lines(self, body: str) -> list[Event]:
         """Line by line through the line API, its window primed with the security events read in bulk."""
@@ -136,7 +126,8 @@ class BulkParser:
         if self._secs:
             last = first - 1
             secs = set(self._secs)
-            parser._window = [[n, "", (), "" if n in secs else None] for n in range(max(1, last - MAX_JOIN + 1), last + 1)]
+            parser._window = deque([n, "", (), "" if n in secs else None]
+                                   for n in range(max(1, last - MAX_JOIN + 1), last + 1))
             parser._secs_in_window = sum(1 for e in parser._window if e[3] is not None)
             self._secs = []
         out: list[Event] = []

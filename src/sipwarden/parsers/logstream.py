@@ -9,6 +9,7 @@ lines inside them are never read as lines of their own.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 
 from ..events import Event, Kind
@@ -19,8 +20,12 @@ from .security import Incomplete, parse_security_body
 
 _new = tuple.__new__  # builds an Event (a NamedTuple) from a tuple without per-field work
 MAX_LINE = 16384  # longer lines are counted and skipped: no PBX writes them, an attacker might
-MAX_JOIN = 4  # lines after a complete-looking security event in which its rest may still turn up
-MAX_SPLIT = 1 << 16  # bytes an unfinished (split) security event may swallow: more than any SIP packet carries
+MAX_JOIN = 4  # lines after a complete-looking security event in which its rest may still turn up...
+# ...or this many characters, whichever reaches further. Attacker newlines come from a URI-decoded user
+# part in AccountID, which Asterisk copies into 256-byte buffers (chan_sip; PJSIP: 37): a split event's
+# text spans less than this, however many lines it makes. An unfinished event swallows at most this much.
+MAX_SPLIT = 2 * 256  # twice MAX_ACCOUNT below: the window holds more than one AccountID can span
+MAX_ACCOUNT = 256  # characters of AccountID Asterisk writes (chan_sip's char[256]; PJSIP's name is 37)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A line that starts a record of its own (timestamp, or a level tag as in journald/syslog).
 _RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
@@ -87,14 +92,16 @@ def read_line(text: str) -> Event | None:
 
 
 def continues_event(line: str) -> bool:
-    """Can `line` only be the rest of a security event split by attacker newlines?
+    """Can `line` be the rest of a security event that attacker newlines split?
 
-    A line that cannot start a record, or one holding an address pair of the security log that is
-    not itself a security event at its message start: Asterisk writes that pair nowhere else.
+    The rest of a split event always ends in the real address pair (attacker text is in AccountID,
+    before it). So: a line holding a pair of the security log that is not a security event at its
+    message start (Asterisk writes that pair nowhere else), or a security event at its message start
+    holding two pairs (a forged head glued to the real rest looks just like that).
     """
-    if not LogParser._is_record_start(line):
-        return True
-    return 'RemoteAddress="IPV' in line and security_text(line) is None
+    if 'RemoteAddress="IPV' not in line:
+        return False
+    return security_text(line) is None or line.count('RemoteAddress="') > 1
 
 
 class LogParser:
@@ -117,8 +124,10 @@ class LogParser:
         self.oversized = 0
         self._pending: list | None = None  # [text, lineno, line_time, joined_lines]: an unfinished event
         # window entries: [lineno, line, events, security_text or None]
-        self._window: list[list] = []
+        self._window: deque[list] = deque()
+        self._win_chars = 0  # characters of the lines in the window
         self._secs_in_window = 0
+        self._joined = ""  # text of the split event `_continue_pending` last completed
 
     def feed(self, raw: str, lineno: int) -> tuple[Event, ...]:
         self.lines = lineno
@@ -137,9 +146,15 @@ class LogParser:
         if line[-1:] == "\r":
             line = line[:-1]
         if self._pending is not None:
-            return self._continue_pending(line)
+            first = self._pending[1]
+            evs = self._continue_pending(line)
+            if self._pending is not None or not evs or evs[0].detail is None or "(reassembled" not in evs[0].detail:
+                return evs
+            # a split event just completed: it stays in the window, for its completion may be forged
+            # (then the real rest, with the real pair, is still to come)
+            return self._hold([first, line, evs, self._joined])
         if self._secs_in_window and continues_event(line):
-            return self._rejoin(line)
+            return self._rejoin(line, lineno)
         sec_text = security_text(line) if "SecurityEvent=" in line else None
         if sec_text is not None:
             evs = self._security(sec_text, lineno, self.clock.line_time(line), 0)
@@ -150,18 +165,26 @@ class LogParser:
             evs = (ev,) if ev is not None else ()
         if not self._secs_in_window and sec_text is None:
             return evs
-        self._window.append([lineno, line, evs, sec_text])
-        if sec_text is not None:
+        return self._hold([lineno, line, evs, sec_text])
+
+    def _hold(self, entry: list) -> tuple[Event, ...]:
+        """Keep `entry` in the window; emit what leaves it (MAX_JOIN lines and MAX_SPLIT characters back)."""
+        window = self._window
+        window.append(entry)
+        self._win_chars += len(entry[1])
+        if entry[3] is not None:
             self._secs_in_window += 1
-        if len(self._window) > MAX_JOIN:
-            old = self._window.pop(0)
+        out: tuple[Event, ...] = ()
+        while len(window) > MAX_JOIN and self._win_chars - len(window[0][1]) > MAX_SPLIT:
+            old = window.popleft()
+            self._win_chars -= len(old[1])
+            out += old[2]
             if old[3] is not None:
                 self._secs_in_window -= 1
                 if not self._secs_in_window:
                     # no security event left to rejoin: emit the rest now, so events stay in file order
-                    return old[2] + self._drain_window()
-            return old[2]
-        return ()
+                    return out + self._drain_window()
+        return out
 
     def flush(self) -> tuple[Event, ...]:
         """Emit everything held back; an unfinished split event becomes a TAMPER event."""
@@ -181,38 +204,77 @@ class LogParser:
         for entry in self._window:
             out += entry[2]
         self._window.clear()
+        self._win_chars = 0
         self._secs_in_window = 0
         return out
 
-    def _rejoin(self, line: str) -> tuple[Event, ...]:
-        """A continuation line: glue it to the last security event in the window and re-read.
+    def _rejoin(self, line: str, lineno: int) -> tuple[Event, ...]:
+        """A line that may end a split event: glue it to the last security event in the window, re-read.
 
-        Security events between an earlier reassembled one and this line are not trusted: the
-        earlier one proves the attacker's newlines are about, and its complete-looking end may be
-        forged (then the real rest is this line, and the lines after it were attacker text too).
+        It proves attacker newlines are about, and which event it ends cannot be told for sure: any
+        line in the window may be the attacker's (a forged security event, a forged line of another
+        format, a forged completion). So the joined reading (whose address is the real pair at the
+        end) is kept, and every held event within one AccountID's reach that names another address,
+        or is a login of that sender, becomes TAMPER: nothing a split can reach names a victim or
+        credits its sender a login. The joined event stays in the window: the split may go on.
         """
-        j = max(i for i, e in enumerate(self._window) if e[3] is not None)
-        before, tail = self._window[:j], self._window[j:]
-        self._window = []
+        window = list(self._window)
+        self._window.clear()
+        self._win_chars = 0
         self._secs_in_window = 0
-        out: tuple[Event, ...] = ()
-        split_seen = False
-        for entry in before:
-            evs = entry[2]
-            if entry[3] is not None and evs and evs[0].detail and "(reassembled" in evs[0].detail:
-                split_seen = True
-            if split_seen and evs:
-                evs = tuple(e._replace(ip=None, kind=Kind.TAMPER, port=None,
-                                       detail="may belong to a split security event") for e in evs)
-            out += evs
+        # Only what one AccountID can span is in doubt: the trigger's text before its real SessionID,
+        # the lines between, and a head's text after its `AccountID="`.
+        k = line.rfind('",SessionID="')
+        budget = MAX_ACCOUNT - (k if k >= 0 else len(line)) - 1
+        start = len(window)
+        heads = []
+        for i in range(len(window) - 1, -1, -1):
+            entry = window[i]
+            text = entry[3] or entry[1]
+            if entry[3]:
+                a = text.find('AccountID="')
+                if a >= 0 and len(text) - a - 11 <= budget:
+                    heads.append(i)
+            budget -= len(text) + 1
+            if budget < 0:
+                break
+            start = i
+        own = security_text(line)
+        if not heads:  # no held event can own this line: it is a line of its own
+            out = tuple(e for entry in window for e in entry[2])
+            evs = self._security(own, lineno, self.clock.line_time(line), 0) if own is not None else ()
+            self._pending = None
+            return out + (self._hold([lineno, line, evs, own]) if own is not None else evs)
+        j = heads[0]
+        before, tail = window[:j], window[j:]
         first = tail[0][0]
         text = "\n".join([tail[0][3]] + [e[1] for e in tail[1:]] + [line])
         t = tail[0][2][0].time if tail[0][2] else self.clock.last
-        evs = self._security(text, first, t, len(tail))
-        if split_seen:
-            evs = tuple(e._replace(ip=None, kind=Kind.TAMPER, port=None,
-                                   detail="split security event after another one") for e in evs)
-        return out + evs
+        if own is not None:
+            # a security event of its own with two pairs: a class-5 line, or a forged head glued to the
+            # real rest of the split. Its own reading first (both readings name the same sender), the
+            # joined one if it has none; every held event stays unless it names someone else
+            evs = self._security(own, lineno, self.clock.line_time(line), 0)
+            self._pending = None
+            if not evs or evs[0].ip is None:
+                evs = self._security(text, first, t, max(len(tail), 1)) or evs
+                self._pending = None
+            keep, first, text = window, lineno, own
+        else:  # the rest of the last held event: it replaces that event and swallows what came between
+            evs = self._security(text, first, t, max(len(tail), 1))
+            self._pending = None  # the text ends in a pair: nothing is left unfinished
+            keep = before
+        real = evs[0].ip if evs and evs[0].kind is not Kind.AUTH_OK else None
+        out: tuple[Event, ...] = ()
+        for i, entry in enumerate(keep):
+            if i < start:  # out of one AccountID's reach: not in doubt
+                out += entry[2]
+                continue
+            out += tuple(e if e.ip is None or (e.ip == real) is (e.kind is not Kind.AUTH_OK) else
+                         e._replace(ip=None, kind=Kind.TAMPER, port=None, detail="in reach of a split security event")
+                         for e in entry[2])
+        joined = evs
+        return out + self._hold([first, line, joined, text])
 
     @staticmethod
     def _is_record_start(line: str) -> bool:
@@ -250,8 +312,9 @@ class LogParser:
         self._pending = None
         joined += 1
         text = text + "\n" + line
+        self._joined = text
         out = self._security(text, first, t, joined)
-        if self._pending is not None and len(text) > MAX_SPLIT:
+        if self._pending is not None and len(text) - text.find("\n") > MAX_SPLIT:
             self._pending = None
             return (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
                           detail=f"security event split over more than {MAX_SPLIT} bytes"),)
