@@ -197,15 +197,17 @@ def test_mail_through_apprise_to_a_local_smtp_server():
 
 @pytest.mark.system
 def test_daemon_digest_counts_a_burst_of_2000_bans(tmp_path, hook):
-    interval = 3
+    interval = 2
     w = HttpWarden(tmp_path, f'\n[notify]\nwebhook = ["{hook.url}"]\ndigest_interval = {interval}\n').start()
     try:
         wait(lambda: hook.kinds() == ["lifecycle"])
-        lines = []
-        for i in range(2000):  # each its own /64 and account: 2,000 bruteforce bans, nothing distributed
-            ip = f"2001:db8:{i // 256:x}:{i % 256:x}::1"
-            lines += [failure(f"[{ip}]", f"u{i}")] * 5
-        w.append("".join(lines))
+        for part in range(4):  # 4 x 500 over ~5 s: the burst spans several digest intervals
+            lines = []
+            for i in range(part * 500, part * 500 + 500):  # each its own /64 and account: nothing distributed
+                ip = f"2001:db8:{i // 256:x}:{i % 256:x}::1"
+                lines += [failure(f"[{ip}]", f"u{i}")] * 5
+            w.append("".join(lines))
+            time.sleep(1.2)
         wait(lambda: w.get("/api/v1/status")["bans"]["bans"] == 2000, 30)
         wait(lambda: sum(b["data"]["bans"] for _, b in hook.got if b["kind"] == "digest") >= 2000, 30)
         digests = [(t, b) for t, b in hook.got if b["kind"] == "digest"]
@@ -214,7 +216,7 @@ def test_daemon_digest_counts_a_burst_of_2000_bans(tmp_path, hook):
         assert all(len(b["data"]["top_sources"]) <= 10 for _, b in digests)
         gaps = [b[0] - a[0] for a, b in zip(digests, digests[1:], strict=False)]
         assert all(g >= interval - 0.3 for g in gaps), gaps  # at most one digest per interval
-        assert len(digests) <= 4
+        assert 2 <= len(digests) <= 5
         st = w.get("/api/v1/status")["notify"]
         assert st["dropped"] == 0 and st["failed"] == 0
     finally:
