@@ -68,10 +68,11 @@ class Aggregate:
             self.feed(ev)
 
     def feed(self, ev: Event) -> None:
+        """Account for one event. Kept flat and on tuple indexes: it runs once per event of the log."""
         self.events += 1
-        kind = str(ev.kind)
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
-        t = ev.time
+        t, ip, kind = ev[0], ev[1], ev[2]
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
         if t is None:
             self.untimed += 1
         else:
@@ -79,28 +80,28 @@ class Aggregate:
                 self.first = t
             if self.last is None or t > self.last:
                 self.last = t
-            b = int(t // self.step) * self.step
+            step = self.step
+            b = int(t) // step * step
             row = self.buckets.get(b)
             if row is None:
                 row = self.buckets[b] = {}
                 if len(self.buckets) > _FINE_LIMIT:
                     self._widen()
-                    b = int(t // self.step) * self.step
-                    row = self.buckets.setdefault(b, {})
+                    step = self.step
+                    row = self.buckets.setdefault(int(t) // step * step, {})
             row[kind] = row.get(kind, 0) + 1
-        ip = ev.ip
-        account = ev.account
+        account = ev[6]
         if ip is not None:
             src = self.sources.get(ip)
             if src is None:
                 if len(self.sources) >= MAX_SOURCES_KEPT:
                     self.sources_dropped += 1
-                    src = None
                 else:
                     src = self.sources[ip] = _Source()
             if src is not None:
                 src.events += 1
-                src.kinds[kind] = src.kinds.get(kind, 0) + 1
+                sk = src.kinds
+                sk[kind] = sk.get(kind, 0) + 1
                 if t is not None:
                     if src.first is None or t < src.first:
                         src.first = t
@@ -115,11 +116,12 @@ class Aggregate:
             if acc is None and len(self.accounts) < MAX_ACCOUNTS_KEPT:
                 acc = self.accounts[account] = [0, 0, 0, 0]
             if acc is not None:
-                acc[_SLOT.get(ev.kind, 3)] += 1
-        if ev.kind is Kind.CALL_REJECTED and ev.target:
-            n = self.numbers.get(ev.target)
+                acc[_SLOT.get(kind, 3)] += 1
+        if kind is Kind.CALL_REJECTED and ev[7]:
+            target = ev[7]
+            n = self.numbers.get(target)
             if n is not None or len(self.numbers) < MAX_NUMBERS_KEPT:
-                self.numbers[ev.target] = (n or 0) + 1
+                self.numbers[target] = (n or 0) + 1
 
     def _widen(self) -> None:
         """Merge the buckets into the next wider width until few enough remain."""
@@ -147,7 +149,7 @@ class Aggregate:
             into = rows.setdefault(b // step * step, {})
             for k, n in row.items():
                 into[k] = into.get(k, 0) + n
-        return timeline_doc(step, ((b, k, n) for b, row in rows.items() for k, n in row.items()))
+        return timeline_doc(step, ((b, str(k), n) for b, row in rows.items() for k, n in row.items()))
 
     def source_rows(self, verdicts: list[dict]) -> list[dict]:
         """The top sources by events, each verdict's address always among them."""
@@ -167,7 +169,7 @@ class Aggregate:
                 "first_seen": iso(s.first) if s.first is not None else (v or {}).get("first_seen"),
                 "last_seen": iso(s.last) if s.last is not None else (v or {}).get("last_seen"),
                 "evidence": ("unproven" if v.get("proven") is False else "proven") if v else None,
-                "kinds": dict(sorted(s.kinds.items(), key=lambda kv: -kv[1])),
+                "kinds": {str(k): n for k, n in sorted(s.kinds.items(), key=lambda kv: -kv[1])},
             })
         return rows
 

@@ -61,7 +61,8 @@ def document(agg: Aggregate, verdicts: list[dict], bans: dict, source: dict, cfg
         "first": iso(agg.first) if agg.first is not None else None,
         "last": iso(agg.last) if agg.last is not None else None,
         "summary": {**summary, "events": agg.events, "sources": len(agg.sources) + (1 if agg.sources_dropped else 0),
-                    "verdicts": len(verdicts), "alerts": len(alerts), "kinds": agg.kinds,
+                    "verdicts": len(verdicts), "alerts": len(alerts),
+                    "kinds": {str(k): n for k, n in agg.kinds.items()},
                     "accounts": len(agg.accounts), "untimed_events": agg.untimed},
         "alerts": alerts,
         "verdicts": verdicts,
@@ -169,7 +170,7 @@ def from_store(store, cfg: Config, since: float | None = None, until: float | No
     step = max(agg.timeline()["step"], pick_step(last - first))
     bans = bans_doc(step, starts, ends)
     bans["simulated"] = False
-    summary = {"lines": None, "tamper_events": agg.kinds.get("tamper", 0), "bans": len(starts)}
+    summary = {"lines": None, "tamper_events": agg.kinds.get(Kind.TAMPER, 0), "bans": len(starts)}
     source = {"state_dir": str(store.path.parent), "since": iso(since) if since else None,
               "until": iso(until) if until else None}
     return document(agg, verdicts, bans, source, cfg, summary, audit)
