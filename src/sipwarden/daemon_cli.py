@@ -89,32 +89,37 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
     """Run the daemon in the foreground (systemd-friendly): follow logs, ban attackers."""
     from .daemon.service import Daemon
 
-    cfg = _cfg(config_path)
-    if backend:
-        cfg = dataclasses.replace(cfg, ban=dataclasses.replace(cfg.ban, backend=backend))
-        try:
-            from .config import _validate
-            _validate(cfg)
-        except ConfigError as e:
-            raise OperatorError(str(e)) from None
     hep_password = _secret_option("--hep-password", hep_password, hep_password_file)
     ami_secret = _secret_option("--ami-secret", ami_secret, ami_secret_file)
-    cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
-    cfg = _with_fleet(cfg, fleet_url, node)
-    cfg = _with_http(cfg, http_listen)
+
+    def build() -> Config:
+        """The config file with the command line applied: at start, and again on SIGHUP (reload)."""
+        cfg = _cfg(config_path)
+        if backend:
+            cfg = dataclasses.replace(cfg, ban=dataclasses.replace(cfg.ban, backend=backend))
+            try:
+                from .config import _validate
+                _validate(cfg)
+            except ConfigError as e:
+                raise OperatorError(str(e)) from None
+        cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
+        cfg = _with_fleet(cfg, fleet_url, node)
+        return _with_http(cfg, http_listen)
+
+    cfg = build()
     paths = list(dict.fromkeys(list(cfg.daemon.watch) + list(watch)))
     w = cfg.wire
     if not paths and not (w.hep or w.capture or w.ami):
         raise OperatorError("nothing to watch: give --watch PATH, --hep, --capture or --ami "
-                                   "(or [daemon] watch / [wire] in the config)")
+                            "(or [daemon] watch / [wire] in the config)")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start)
+    d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start, load_config=build)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(d.run())
     except ConfigError as e:  # found at start (e.g. the HTTP port is taken): one line, no traceback
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
 
 
 def _with_http(cfg: Config, listen: str | None) -> Config:

@@ -53,6 +53,19 @@ class Outputs:
         if self.http is not None:
             await self.http.start()
 
+    async def renotify(self, cfg) -> None:  # noqa: ANN001 - a config.NotifyConfig
+        """New notification settings (a config reload): the old notifier sends what it holds, the new
+        one takes over as the ban path's listener."""
+        old, new = self.notifier, from_config(cfg)
+        d = self.d
+        d.bans.listeners[:] = [new.on_change if cb == old.on_change else cb for cb in d.bans.listeners]
+        self.notifier = d.notifier = new
+        d.status.add("notify", new.status)
+        await old.stop("reloading the config")
+        await new.start("config reloaded")
+        if new.senders and self._watch is None:
+            self._watch = asyncio.create_task(self._firewall(), name="notify-firewall")
+
     async def _firewall(self) -> None:
         kernel, backend = self.d.bans.kernel, self.d.cfg.ban.backend
         while True:

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, sdnotify
 from ..config import Config
 from ..detect.engine import Engine
 from ..enforce import make_enforcer
@@ -44,8 +44,9 @@ def ban_service(cfg: Config, store: Store, errors: StageErrors, threaded: bool, 
 
 class Daemon:
     def __init__(self, cfg: Config, state_dir: str, watch: list[str], from_start: bool = False,
-                 clock=time.time) -> None:  # noqa: ANN001
+                 clock=time.time, load_config=None) -> None:  # noqa: ANN001
         self.cfg = cfg
+        self.load_config = load_config  # SIGHUP reads the config again through this (None: SIGHUP ignored)
         self.state_dir = Path(state_dir)
         self.watch = watch
         self.from_start = from_start
@@ -89,6 +90,34 @@ class Daemon:
         if store_error:
             problems.append(f"store: {store_error}")
         return ("degraded" if problems else "ok"), problems
+
+    def status_line(self) -> str:
+        """One line for `systemctl status` (sd_notify STATUS=): health first."""
+        health, problems = self.health()
+        head = "DEGRADED: " + "; ".join(problems) if health == "degraded" else health
+        n = len(self.bans.active())
+        return f"{head}; {n} active ban{'' if n == 1 else 's'}, {self.logs.lines} lines read"
+
+    async def _watchdog(self, interval: float) -> None:
+        """WATCHDOG=1 while the event loop turns (a stuck loop gets no ping: systemd restarts it);
+        STATUS= says whether the daemon is degraded."""
+        while True:
+            sdnotify.notify("WATCHDOG=1", f"STATUS={self.status_line()}")
+            await asyncio.sleep(interval)
+
+    def _on_hup(self) -> None:
+        if self.load_config is None:
+            log.warning("SIGHUP: no config to reload")
+            return
+        asyncio.get_running_loop().create_task(self._reload())
+
+    async def _reload(self) -> None:
+        from .reload import reload
+        sdnotify.notify("RELOADING=1", "STATUS=reloading the config")
+        try:
+            await reload(self, self.load_config)
+        finally:
+            sdnotify.notify("READY=1", f"STATUS={self.status_line()}")
 
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -139,6 +168,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         control = ControlServer(self.state_dir / SOCKET_NAME, bans, self.status_report, errors)
         control.commands["blocklist"] = self._blocklist
         control.commands["blocklist_refresh"] = self._blocklist
@@ -152,9 +183,15 @@ class Daemon:
         self.housekeeping = Housekeeping(self.pipeline, bans, bans.journal, self.logs, self.banlog, errors,
                                          cfg.ban.reconcile_interval, clock)
         task = asyncio.create_task(self.housekeeping.run())
+        sdnotify.notify("READY=1", f"STATUS={self.status_line()}")
+        interval = sdnotify.watchdog_interval()
+        watchdog = asyncio.create_task(self._watchdog(interval)) if interval else None
         try:
             await self._stop.wait()
         finally:
+            sdnotify.notify("STOPPING=1")
+            if watchdog is not None:
+                watchdog.cancel()
             task.cancel()
             await self.wire.stop()
             if self.fleet is not None:

@@ -47,6 +47,14 @@ class Engine:
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
 
+    def reconfigure(self, cfg: DetectConfig, whitelist: AddressSet) -> None:
+        """New thresholds and whitelist (a config reload); what is known about each source is kept."""
+        self.cfg = self.distributed.cfg = self.wire.cfg = cfg
+        self.whitelist = whitelist
+        self.registrations = AddressSet(cfg.registrations_from) if cfg.registrations_from else None
+        self.canaries = frozenset(cfg.canary_accounts)
+        self._idle = max(cfg.findtime, cfg.flood_window, cfg.distributed_window)
+
     def feed_many(self, events: Iterable[Event]) -> list[Verdict]:
         out: list[Verdict] = []
         for ev in events:
