@@ -247,3 +247,40 @@ def test_daemon_sends_a_compromise_at_once(tmp_path, hook):
         assert digest["data"]["by_reason"] == {"bruteforce": 1}
     finally:
         w.stop()
+
+
+@pytest.mark.system
+def test_daemon_reports_its_firewall_failing(hook):
+    """A daemon that may not touch the firewall (run as nobody, nftables backend) says so at once."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+
+    from warden import SIPWARDEN
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root (to drop to nobody) and setpriv")
+    d = tempfile.mkdtemp(prefix="sw-fw-")
+    try:
+        os.chmod(d, 0o777)
+        log = os.path.join(d, "messages")
+        open(log, "w").close()
+        os.chmod(log, 0o666)
+        conf = os.path.join(d, "c.toml")
+        with open(conf, "w") as fh:
+            fh.write(f'[notify]\nwebhook = ["{hook.url}"]\n[whitelist]\nhost_addresses = false\n')
+        os.chmod(conf, 0o644)
+        p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", SIPWARDEN, "run",
+                              "--config", conf, "--watch", log, "--backend", "nftables", "--state-dir",
+                              os.path.join(d, "st")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait(lambda: "firewall" in hook.kinds(), 10)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=15)
+        fw = [b for _, b in hook.got if b["kind"] == "firewall"]
+        assert len(fw) == 1 and fw[0]["data"]["up"] is False and "not permitted" in fw[0]["text"]
+        assert hook.kinds()[0] == "lifecycle" and hook.kinds()[-1] == "lifecycle", hook.kinds()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
