@@ -65,6 +65,7 @@ class LazyGroup(click.Group):
     LAZY = {"audit": "sipwarden.audit.command:audit", "run": "sipwarden.daemon_cli:run",
             "status": "sipwarden.daemon_cli:status", "bans": "sipwarden.daemon_cli:bans",
             "ban": "sipwarden.daemon_cli:ban", "unban": "sipwarden.daemon_cli:unban",
+            "firewall": "sipwarden.firewall_cli:firewall",
             "report": "sipwarden.report.command:report", "fleet": "sipwarden.fleet.command:fleet",
             "blocklist": "sipwarden.blocklist.command:blocklist"}
 

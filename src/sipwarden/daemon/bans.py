@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..addr import AddressSet
 from ..config import Config
 from ..enforce import Ban
-from ..enforce.base import parse_target
+from ..enforce.base import Wanted, parse_target
 from ..events import Decision, Reason, Verdict
 from ..policy import Policy
 from ..store.sqlite import BanRecord
@@ -159,9 +159,10 @@ class BanService:
     def offences(self, ip: str) -> int:
         return self._offences.get(ip, 0)
 
-    def wanted(self, now: float) -> dict[str, float | None]:
-        """What the kernel must hold: every active ban and its expiry."""
-        return {ip: r.expires for ip, r in self._active.items() if r.expires is None or r.expires > now}
+    def wanted(self, now: float) -> Wanted:
+        """What the kernel must hold: every active ban, its expiry and its reason (the comment)."""
+        live = {ip: r for ip, r in self._active.items() if r.expires is None or r.expires > now}
+        return Wanted({ip: r.expires for ip, r in live.items()}, {ip: r.reason for ip, r in live.items()})
 
     def expire(self, now: float) -> list[str]:
         """End the bans whose time is up (kernel timeouts did it already where the backend has them)."""

@@ -32,6 +32,15 @@ class Ban:
     comment: str = ""
 
 
+class Wanted(dict):
+    """What the kernel must hold (address -> expiry), and the comment (reason) of each, so bans that
+    a reconcile puts back keep their reason. A plain dict works too (no comments)."""
+
+    def __init__(self, expiries: dict[str, float | None] | None = None, comments: dict[str, str] | None = None):
+        super().__init__(expiries or {})
+        self.comments = comments or {}
+
+
 class EnforceError(Exception):
     """The firewall could not be changed; the message is phrased for the operator."""
 
@@ -136,21 +145,24 @@ def plan_reconcile(current: dict[str, float | None], wanted: dict[str, float | N
     An entry is re-added when missing, when its permanence differs, or when its expiry differs by
     more than the kernels' reporting granularity."""
     want: dict[str, float | None] = {}
+    comments = getattr(wanted, "comments", {})
+    why: dict[str, str] = {}
     for ip, exp in wanted.items():
         t = parse_target(ip)
         if t is None:
             log.warning("reconcile: ignoring %r: not an IP address or prefix", ip)
         elif exp is None or exp > now:
             want[t.key] = exp
+            why[t.key] = comments.get(ip, "")
     add = []
     for key, exp in want.items():
         if key not in current:
-            add.append(Ban(key, exp))
+            add.append(Ban(key, exp, why[key]))
             continue
         cur = current[key]
         if (cur is None) != (exp is None) or (
                 cur is not None and exp is not None and abs(cur - exp) > EXPIRY_TOLERANCE):
-            add.append(Ban(key, exp))
+            add.append(Ban(key, exp, why[key]))
     remove = [k for k in current if k not in want]
     return add, remove
 
