@@ -69,8 +69,8 @@ class Daemon:
         with open(self.log, "a") as f:
             f.write(text)
 
-    def banned(self, ip: str) -> bool:
-        p = run(["nft", "get", "element", "inet", "sipwarden", "ban4", f"{{ {ip} }}"], ns=self.ns, check=False)
+    def banned(self, ip: str, setname: str = "ban4") -> bool:
+        p = run(["nft", "get", "element", "inet", "sipwarden", setname, f"{{ {ip} }}"], ns=self.ns, check=False)
         return p.returncode == 0
 
     def wait_for(self, cond, what: str, timeout: float = 8.0) -> float:  # noqa: ANN001

@@ -24,13 +24,15 @@ def free_port() -> int:
 
 class RedisServer:
     def __init__(self, workdir: Path, host: str = "127.0.0.1", port: int | None = None, ns: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, args: tuple[str, ...] = (), cli_args: tuple[str, ...] = ()) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_port()
         self.ns = ns
         self.password = password
+        self.args = args  # more redis-server options (TLS, ...)
+        self.cli_args = cli_args  # and what redis-cli then needs (--tls, --cacert, ...)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -45,6 +47,7 @@ class RedisServer:
                 "--protected-mode", "no", "--dir", str(self.dir)]
         if self.password:
             argv += ["--requirepass", self.password]
+        argv += list(self.args)
         log = open(self.dir / "redis.log", "a")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(self._wrap(argv), stdout=log, stderr=log)
         deadline = time.monotonic() + 10
@@ -64,7 +67,7 @@ class RedisServer:
 
     def cli(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """redis-cli ARGS; with `stdin`, it is the command's last argument (`-x`: no size limit of argv)."""
-        argv = ["redis-cli", "-h", self.host, "-p", str(self.port)] + (["-x"] if stdin is not None else [])
+        argv = ["redis-cli", "-h", self.host, "-p", str(self.port), *self.cli_args] + (["-x"] if stdin is not None else [])
         if self.password:
             argv += ["--no-auth-warning", "-a", self.password]
         p = subprocess.run(self._wrap([*argv, *args]), input=stdin, capture_output=True, text=True,

@@ -91,3 +91,16 @@ def test_another_nodes_ban_goes_through_this_nodes_policy():
     assert pol.decide(verdict_of(net, "a"), 0, False).why == "whitelisted"  # overlaps the whitelist
     unproven = m.BanMessage("ban", "a", "203.0.113.6", 1000.0, "flood", "x", None, proven=False)
     assert pol.decide(verdict_of(unproven, "a"), 0, False).duration == 150
+
+
+def test_the_outage_queue_is_bounded_and_loses_nothing_it_can_keep():
+    from sipwarden.fleet.link import _Queue
+    q = _Queue(3)
+    for i in range(5):
+        q.put(i)
+    assert list(q.items) == [2, 3, 4] and q.dropped == 2  # the oldest go first, counted
+    batch = q.take(2)
+    assert batch == [2, 3] and list(q.items) == [4]
+    q.put(5)
+    q.give_back(batch)  # a failed send puts the batch back in front, within the bound
+    assert list(q.items) == [3, 4, 5] and q.dropped == 3

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import time
 
 import pytest
 
-from redis_server import RedisServer, unavailable
+from redis_server import RedisServer, free_port, unavailable
 from sipwarden.config import FleetConfig
 from sipwarden.events import Event, Kind
 from sipwarden.fleet.link import FleetLink
-from sipwarden.fleet.settings import parse_target
+from sipwarden.fleet.settings import parse_target, read_password
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -23,13 +24,14 @@ pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, 
 class Node:
     """The daemon's side of the link, recording what the fleet asks of it."""
 
-    def __init__(self, name: str, redis: RedisServer, meta: dict | None = None, **kw) -> None:  # noqa: ANN003
+    def __init__(self, name: str, url: str, meta: dict | None = None, password: str | None = None,
+                 **kw) -> None:  # noqa: ANN003
         self.meta: dict[str, str] = meta if meta is not None else {}
         self.bans: list[tuple[str, str, str, float | None]] = []
         self.unbans: list[tuple[str, str]] = []
         self.events: list[Event] = []
-        cfg = FleetConfig(redis=redis.url, node=name, **kw)
-        self.link = FleetLink(cfg, parse_target(cfg), name, redis.password, self, window=600)
+        cfg = FleetConfig(redis=url, node=name, **kw)
+        self.link = FleetLink(cfg, parse_target(cfg), name, password, self, window=600)
 
     def fleet_ban(self, node, bans, now):  # noqa: ANN001, ANN201
         self.bans.extend((node, b.ip, b.reason, b.expires) for b in bans)
@@ -68,7 +70,7 @@ def redis(tmp_path):
 
 def test_a_ban_reaches_the_other_node_at_once_and_never_comes_back(redis):
     async def go() -> None:
-        a, b = Node("a", redis), Node("b", redis)
+        a, b = Node("a", redis.url), Node("b", redis.url)
         await a.link.start()
         await b.link.start()
         await until(lambda: a.link.connected and b.link.connected)
@@ -90,7 +92,7 @@ def test_a_ban_reaches_the_other_node_at_once_and_never_comes_back(redis):
 
 def test_events_are_counted_fleet_wide_but_never_echoed(redis):
     async def go() -> None:
-        a, b = Node("a", redis), Node("b", redis)
+        a, b = Node("a", redis.url), Node("b", redis.url)
         decided = {"198.51.100.9"}
         a.link.decided = decided.__contains__
         await a.link.start()
@@ -122,7 +124,7 @@ def test_events_are_counted_fleet_wide_but_never_echoed(redis):
 
 def test_a_restarted_node_replays_exactly_what_it_missed(redis):
     async def go() -> None:
-        a, b = Node("a", redis), Node("b", redis)
+        a, b = Node("a", redis.url), Node("b", redis.url)
         await a.link.start()
         await b.link.start()
         await until(lambda: a.link.connected and b.link.connected)
@@ -135,14 +137,14 @@ def test_a_restarted_node_replays_exactly_what_it_missed(redis):
             a.link.share_ban(f"203.0.113.{i}", "bruteforce", "", now + 600, now)
         a.link.share_ban("203.0.113.9", "bruteforce", "", now - 1, now - 601)  # already over: not applied
         await until(lambda: a.link.counters.bans_shared == 5)
-        b2 = Node("b", redis, meta=b.meta)
+        b2 = Node("b", redis.url, meta=b.meta)
         await b2.link.start()
         await until(lambda: len(b2.bans) >= 3)
         await asyncio.sleep(0.2)
         assert [x[1] for x in b2.bans] == ["203.0.113.2", "203.0.113.3", "203.0.113.4"]
         assert b2.link.counters.refused_expired == 1
         # a brand-new node gets the fleet's bans still in force
-        c = Node("c", redis)
+        c = Node("c", redis.url)
         await c.link.start()
         await until(lambda: len(c.bans) >= 4)
         assert sorted(x[1] for x in c.bans) == [f"203.0.113.{i}" for i in (1, 2, 3, 4)]
@@ -153,7 +155,7 @@ def test_a_restarted_node_replays_exactly_what_it_missed(redis):
 
 def test_malformed_entries_written_with_redis_cli_are_counted_and_ignored(redis):
     async def go() -> None:
-        b = Node("b", redis)
+        b = Node("b", redis.url)
         await b.link.start()
         await until(lambda: b.link.connected)
         ok = '{"v":1,"kind":"ban","node":"a","ip":"203.0.113.7","reason":"flood","evidence":"","expires":null,"at":1}'
@@ -178,10 +180,10 @@ def test_malformed_entries_written_with_redis_cli_are_counted_and_ignored(redis)
 
 def test_per_minute_cap_accept_reasons_and_publish_only(redis):
     async def go() -> None:
-        a = Node("a", redis)
-        capped = Node("b", redis, max_bans_per_minute=3)
-        picky = Node("c", redis, accept_reasons=("tollfraud",))
-        quiet = Node("d", redis, publish_only=True)
+        a = Node("a", redis.url)
+        capped = Node("b", redis.url, max_bans_per_minute=3)
+        picky = Node("c", redis.url, accept_reasons=("tollfraud",))
+        quiet = Node("d", redis.url, publish_only=True)
         nodes = (a, capped, picky, quiet)
         for n in nodes:
             await n.link.start()
@@ -207,7 +209,7 @@ def test_per_minute_cap_accept_reasons_and_publish_only(redis):
 
 def test_outage_queues_shares_and_sends_them_when_redis_is_back(redis, caplog):
     async def go() -> None:
-        a, b = Node("a", redis), Node("b", redis)
+        a, b = Node("a", redis.url), Node("b", redis.url)
         await a.link.start()
         await b.link.start()
         await until(lambda: a.link.connected and b.link.connected)
@@ -230,3 +232,91 @@ def test_outage_queues_shares_and_sends_them_when_redis_is_back(redis, caplog):
     lost = [r for r in caplog.records if "lost Redis" in r.getMessage()]
     back = [r for r in caplog.records if "is back after" in r.getMessage()]
     assert len(lost) == 2 and len(back) == 2  # one each way, per node
+
+
+def _pair_works(url: str, password: str | None = None, **kw) -> None:  # noqa: ANN003
+    async def go() -> None:
+        a, b = Node("a", url, password=password, **kw), Node("b", url, password=password, **kw)
+        await a.link.start()
+        await b.link.start()
+        await until(lambda: a.link.connected and b.link.connected, timeout=5)
+        now = time.time()
+        a.link.share_ban("203.0.113.5", "scanner", "", now + 60, now)
+        await until(lambda: b.bans)
+        await a.link.stop()
+        await b.link.stop()
+    asyncio.run(go())
+
+
+def test_a_user_and_a_password_from_a_file(tmp_path):
+    r = RedisServer(tmp_path / "redis", password="admin-pw").start()
+    try:
+        r.cli("ACL", "SETUSER", "fleet", "on", ">fleet-pw", "~sipwarden:*", "+@all")
+        pw = tmp_path / "pw"
+        pw.write_text("fleet-pw\n")
+        url = f"redis://fleet@127.0.0.1:{r.port}/0"  # the nodes are "fleet", not the admin
+        cfg = FleetConfig(redis=url, password_file=str(pw))
+        _pair_works(url, read_password(cfg))
+
+        async def wrong() -> None:
+            n = Node("c", url, password="not-it")
+            await n.link.start()
+            await until(lambda: n.link.last_error is not None, timeout=5)
+            assert not n.link.connected and "invalid username-password" in n.link.last_error
+            await n.link.stop()
+        asyncio.run(wrong())
+    finally:
+        r.stop()
+
+
+def test_tls_with_a_private_ca(tmp_path):
+    d = tmp_path / "tls"
+    d.mkdir()
+    def ssl(*args: str) -> None:  # noqa: E306
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+        "-subj", "/CN=sipwarden test CA")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.crt",
+        "-days", "1", "-extfile", "ext")
+    port = free_port()
+    r = RedisServer(tmp_path / "redis", port=free_port(),
+                    args=("--tls-port", str(port), "--tls-cert-file", str(d / "srv.crt"), "--tls-key-file",
+                          str(d / "srv.key"), "--tls-ca-cert-file", str(d / "ca.crt"), "--tls-auth-clients", "no")).start()
+    try:
+        url = f"rediss://127.0.0.1:{port}/0"
+        _pair_works(url, ca_file=str(d / "ca.crt"))
+
+        async def untrusted() -> None:  # without our CA the server is not trusted: no connection
+            n = Node("c", url)
+            await n.link.start()
+            await until(lambda: n.link.last_error is not None, timeout=5)
+            assert not n.link.connected and "certificate" in n.link.last_error.lower()
+            await n.link.stop()
+        asyncio.run(untrusted())
+    finally:
+        r.stop()
+
+
+def test_sentinel_names_the_master(tmp_path):
+    r = RedisServer(tmp_path / "redis").start()
+    sport = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"port {sport}\nbind 127.0.0.1\nsentinel monitor fleetmaster 127.0.0.1 {r.port} 1\n")
+    log = open(tmp_path / "sentinel.log", "w")  # noqa: SIM115
+    sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            p = subprocess.run(["redis-cli", "-p", str(sport), "SENTINEL", "get-master-addr-by-name", "fleetmaster"],
+                               capture_output=True, text=True)
+            if str(r.port) in p.stdout:
+                break
+            time.sleep(0.1)
+        _pair_works("redis:///0", sentinels=(f"127.0.0.1:{sport}",), sentinel_service="fleetmaster")
+        assert r.cli("XLEN", "sipwarden:bans").stdout.strip() == "1"  # it went to the master
+    finally:
+        sentinel.kill()
+        sentinel.wait()
+        r.stop()

@@ -53,6 +53,11 @@ def test_fleet_of_three(lab):
     time.sleep(1.0)
     assert not any(d.banned("203.0.113.61") for d in lab.nodes)
 
+    # ...and the distributed detector sees the fleet: 5 failing sources of one /24, spread over 3 nodes
+    for d, last in ((n1, (1, 2)), (n2, (3, 4)), (n3, (5,))):
+        d.append("".join(failure(f"198.51.100.{k}", "777") for k in last))
+    n1.wait_for(lambda: all(d.banned("198.51.100.0/24", "net4") for d in lab.nodes), "fleet-wide /24 ban", 3)
+
     # 3. node3's whitelist wins over the fleet
     n1.append("".join(failure("203.0.113.80", str(400 + k)) for k in range(6)))
     n1.wait_for(lambda: n1.banned("203.0.113.80") and n2.banned("203.0.113.80"), "ban on node1/node2")

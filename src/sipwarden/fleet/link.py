@@ -215,8 +215,8 @@ class FleetLink:
         self._stop.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # never hang a shutdown on Redis
+                await asyncio.wait_for(self._task, 3.0)
         self._save_positions()
 
     # --- the connection -------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class FleetLink:
             finally:
                 for c in (writer, reader):
                     with contextlib.suppress(Exception):
-                        await c.aclose()
+                        await asyncio.wait_for(c.aclose(), 1.0)
             if self._stop.is_set():
                 break
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
