@@ -104,3 +104,32 @@ def test_the_outage_queue_is_bounded_and_loses_nothing_it_can_keep():
     q.put(5)
     q.give_back(batch)  # a failed send puts the batch back in front, within the bound
     assert list(q.items) == [3, 4, 5] and q.dropped == 3
+
+
+def test_only_this_nodes_own_decisions_are_published():
+    from sipwarden.daemon.bans import BanChange
+    from sipwarden.fleet.host import publisher
+
+    class Link:
+        def __init__(self) -> None:
+            self.sent: list[tuple] = []
+
+        def share_ban(self, ip, reason, evidence, expires, at, proven):  # noqa: ANN001, ANN201
+            self.sent.append(("ban", ip, reason, evidence, proven))
+
+        def share_unban(self, ip, at):  # noqa: ANN001, ANN201
+            self.sent.append(("unban", ip))
+
+    link = Link()
+    on = publisher(link)  # type: ignore[arg-type]
+    on(BanChange("ban", "203.0.113.1", "bruteforce", 700.0, 100.0, "local", {"evidence": "5 wrong", "proven": False}))
+    on(BanChange("ban", "203.0.113.2", "scanner", 700.0, 100.0, "fleet:other", {"evidence": "x"}))  # not echoed
+    on(BanChange("ban", "203.0.113.3", "manual", None, 100.0, "operator", {"evidence": "by hand"}, manual=True))
+    on(BanChange("unban", "203.0.113.1", "bruteforce", 700.0, 200.0, "operator"))
+    on(BanChange("unban", "203.0.113.4", "bruteforce", 700.0, 200.0, "expired"))  # expiry is local
+    on(BanChange("unban", "203.0.113.5", "bruteforce", 700.0, 200.0, "whitelist (reload)"))  # so is a whitelist
+    on(BanChange("unban", "203.0.113.6", "bruteforce", 700.0, 200.0, "fleet:other"))  # not echoed
+    on(BanChange("unban", "203.0.113.7", "bruteforce", 700.0, 200.0, "api"))
+    assert link.sent == [("ban", "203.0.113.1", "bruteforce", "5 wrong", False),
+                         ("ban", "203.0.113.3", "manual", "by hand", True),
+                         ("unban", "203.0.113.1"), ("unban", "203.0.113.7")]

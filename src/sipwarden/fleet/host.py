@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from ..store.sqlite import Store
 
 
+# Unbans that are a person's decision about the address travel; expiry and a local whitelist change
+# ("whitelist (reload)") are this node's own business.
+SHARED_UNBANS = frozenset({"operator", "api"})
+
+
 def verdict_of(msg: BanMessage, node: str) -> Verdict:
     """Another node's ban as a verdict for this node's policy."""
     return Verdict(ip=msg.ip, reason=Reason(msg.reason), at=msg.at, events=0,
@@ -64,7 +69,7 @@ def publisher(link: FleetLink) -> Callable[[BanChange], None]:
         if c.kind == "ban":
             ev = c.evidence if isinstance(c.evidence, dict) else {}
             link.share_ban(c.ip, c.reason, str(ev.get("evidence", "")), c.expires, c.at, ev.get("proven", True) is True)
-        elif c.kind == "unban" and c.origin != "expired":  # an operator's (or the API's) decision; expiry is local
+        elif c.kind == "unban" and c.origin in SHARED_UNBANS:
             link.share_unban(c.ip, c.at)
     return on_change
 
