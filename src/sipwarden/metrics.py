@@ -121,6 +121,10 @@ class _DaemonCollector(Collector):
                     yield _gauge(f"sipwarden_wire_{key}", f"wire: {key}", v)
             elif isinstance(value, int | float):
                 yield _counter(f"sipwarden_wire_{key}", f"wire: {key}", value)
+        for part in (getattr(d, "fleet", None), getattr(d, "blocklists", None)):  # fleet/, blocklist/ (when on)
+            if part is not None:
+                for name, doc, value, is_gauge in part.metrics():
+                    yield (_gauge if is_gauge else _counter)(name, doc, value)
         notify = getattr(d, "notifier", None)
         if notify is not None:
             st = notify.status()

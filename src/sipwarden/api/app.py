@@ -26,7 +26,7 @@ import math
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..report.aggregate import bans_doc, pick_step, timeline_doc
@@ -110,6 +110,11 @@ class Api:
 
     async def bans(self, request: Request) -> Response:
         return _j({"bans": [b.to_dict() for b in self.d.bans.active()]})
+
+    async def blocklist_txt(self, request: Request) -> Response:
+        """Our bans as a plain blocklist (what `sipwarden bans --format plain` prints) for other hosts."""
+        from ..blocklist.export import plain
+        return PlainTextResponse(plain([b.to_dict() for b in self.d.bans.active()], self.d.clock()))
 
     async def ban(self, request: Request) -> Response:
         doc = await self.body(request)
@@ -281,6 +286,7 @@ def make_app(api: Api) -> Starlette:
         Route("/api/v1/bans", guarded(api.bans), methods=["GET"]),
         Route("/api/v1/bans", guarded(api.ban), methods=["POST"]),
         Route("/api/v1/bans/timeline", guarded(api.ban_timeline), methods=["GET"]),
+        Route("/api/v1/blocklist.txt", guarded(api.blocklist_txt), methods=["GET"]),
         Route("/api/v1/bans/{ip:path}", guarded(api.unban), methods=["DELETE"]),
         Route("/api/v1/events", guarded(api.events), methods=["GET"]),
         Route("/api/v1/timeline", guarded(api.timeline), methods=["GET"]),

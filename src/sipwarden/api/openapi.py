@@ -69,6 +69,10 @@ OPENAPI: dict = {
         "/api/v1/bans/timeline": {"get": {
             "summary": "bans and unbans per interval", "parameters": [_SINCE, _STEP],
             "responses": {"200": _ok("[bucket, bans, unbans] points", {"type": "object"}), **_AUTH}}},
+        "/api/v1/blocklist.txt": {"get": {
+            "summary": "bans in force as a plain blocklist (one address or network per line, # header)",
+            "responses": {"200": {"description": "text/plain", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_AUTH}}},
         "/api/v1/events": {"get": {
             "summary": "the newest events of the history, oldest first",
             "parameters": [_q("since", "epoch seconds"), _q("limit", "at most 1000 (default 100)", "integer"),

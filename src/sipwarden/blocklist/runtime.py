@@ -324,6 +324,16 @@ class Blocklists:
                 "loaded": iso(self.loaded) if self.loaded else None, "kernel_error": self.kernel_error,
                 "enforced": self.kernel is not None}
 
+    def metrics(self) -> list[tuple[str, str, float, bool]]:
+        """(name, help, value, is_gauge) for /metrics (nothing when no list is configured)."""
+        if not self.cfg.sources:
+            return []
+        return [("sipwarden_blocklist_entries", "blocklist entries in force (after merging)",
+                 sum(self.entries.values()), True),
+                ("sipwarden_blocklist_failed_sources", "sources whose last refresh failed (last good list kept)",
+                 sum(1 for s in self.lists.values() if s.error), True),
+                ("sipwarden_blocklist_refreshes", "blocklist refresh rounds", self.refreshes, False)]
+
     def addresses(self) -> list[str]:
         """What is in force (after merge), for export."""
         merged = getattr(self, "_merged", {4: [], 6: []})

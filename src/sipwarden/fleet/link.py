@@ -443,6 +443,26 @@ class FleetLink:
             self.host.set_meta(META_EVENTS, self.events_id)
             self._saved = cur
 
+    def metrics(self) -> list[tuple[str, str, float, bool]]:
+        """(name, help, value, is_gauge) for /metrics."""
+        c = self.counters
+        out = [("sipwarden_fleet_connected", "1 while this node is connected to the fleet's Redis", int(self.connected),
+                True),
+               ("sipwarden_fleet_nodes", "nodes seen in the fleet (heartbeats)", len(self.peers), True),
+               ("sipwarden_fleet_queued", "ban changes waiting for Redis", len(self.bans_q.items), True),
+               ("sipwarden_fleet_lag_seconds", "receive time - stream time of the last fleet ban applied",
+                (self.lag_ms or 0.0) / 1000, True),
+               ("sipwarden_fleet_queue_dropped", "shares dropped while Redis was away (queue full)",
+                self.bans_q.dropped + self.events_q.dropped, False)]
+        docs = {"bans_shared": "ban changes this node published", "events_shared": "events this node published",
+                "bans_received": "ban changes read from other nodes", "bans_applied": "fleet bans applied here",
+                "unbans_applied": "fleet unbans applied here", "events_received": "events read from other nodes",
+                "refused_reason": "fleet bans refused: reason not accepted", "refused_expired": "fleet bans already over",
+                "capped": "fleet bans over max_bans_per_minute (not applied)",
+                "malformed": "malformed fleet entries ignored", "reconnects": "reconnections to Redis"}
+        out += [(f"sipwarden_fleet_{k}", docs[k], v, False) for k, v in c.as_dict().items() if k in docs]
+        return out
+
     def status(self) -> dict:
         """The `fleet` section of `status`: this node, its link, and every node seen in Redis."""
         now = self.clock()
