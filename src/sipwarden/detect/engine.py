@@ -113,8 +113,12 @@ class Engine:
                 v = src.verdict
                 if kind is Kind.AUTH_OK and ev[6] is not None and v.reason is not Reason.COMPROMISE and v.proven:
                     return self._compromise(src, ev, t, f"after being judged an attacker ({v.reason})")
-                if kind is Kind.AUTH_FAILED and ev[6] is not None:
-                    src.failed(origin, ev[6])  # ...and the failures a later login would follow
+                fails = src.fails
+                if fails is not None and kind is Kind.AUTH_FAILED:  # ...and the failures a login would follow
+                    key = (origin, ev[6])
+                    n = fails.get(key)
+                    if n is not None:
+                        fails[key] = n + 1
                 return []
             return self._detect(src, ev, t)
         except Exception:  # noqa: BLE001 - a bug must cost one event, never the daemon

@@ -22,7 +22,7 @@ from ..events import Event
 from ..timefmt import Clock
 from .asterisk import PLAIN
 from .logstream import MAX_JOIN, MAX_LINE, MAX_SPLIT, TRIGGERS, LogParser, continues_event, pick
-from .prefix import message_start
+from .prefix import message_start_in
 from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
@@ -57,6 +57,7 @@ class BulkParser:
         # Lines (numbers) of security events read in bulk that the line API would still hold in
         # its window: what a dirty chunk after a bulk one must know.
         self._secs: list[int] = []
+        self._starts: dict[int, int] = {}  # message starts `_clean` found, by line offset in the body it checked
 
     def feed(self, text: str) -> list[Event]:
         buf = self._carry + text if self._carry else text
@@ -95,6 +96,7 @@ class BulkParser:
 
     def _clean(self, body: str, end: int) -> bool:
         """May `body[:end]` be read in bulk (see the module docstring)? `body` goes on MAX_JOIN lines."""
+        self._starts = {}
         if "\x1b" in body or "\r" in body:
             return False
         find, rfind = body.find, body.rfind
@@ -106,7 +108,14 @@ class BulkParser:
         while i >= 0:  # a line that may end a split security event (logstream.continues_event)...
             s = rfind("\n", 0, i) + 1
             e = find("\n", i)
-            if continues_event(body[s:e]):
+            k = find("SecurityEvent=", s, e)
+            if k >= 0 and find('RemoteAddress="', i + 15, e) < 0:  # one pair: is the event at its message start?
+                ms = message_start_in(body, s, k + 14)
+                self._starts[s] = ms
+                cont = ms != k
+            else:
+                cont = k < 0 or continues_event(body[s:e])
+            if cont:
                 if held:  # ...with a security event held from before this text
                     return False
                 b = s
@@ -152,9 +161,10 @@ class BulkParser:
             while i >= 0:
                 s = rfind("\n", 0, i) + 1
                 e = find("\n", i)
-                ms = message_start(body[s:e])  # only an event that starts the message text is one
-                if ms >= 0 and body.startswith("SecurityEvent=", s + ms) and ms:
-                    k = s + ms
+                k = self._starts.get(s)  # only an event that starts the message text is one
+                if k is None:
+                    k = message_start_in(body, s, e)
+                if k > s and body.startswith("SecurityEvent=", k):
                     f = parse_plain(body, k, e)
                     if f is False:
                         ev = parse_security_body(body[k:e])
@@ -196,11 +206,10 @@ class BulkParser:
                 if f is not None:
                     append(_new(Event, (f[0] if f[0] is not None else t,) + f[1:] + (file, lineno)))
                 continue
-            line = body[s:e]
             ev = None
-            ms = message_start(line)
+            ms = message_start_in(body, s, e)
             if ms >= 0:
-                msg = line[ms:]
+                msg = body[ms:e]
                 for fn in pick(msg):
                     fast = plain(fn)
                     ev = fast(msg) if fast is not None else False

@@ -31,31 +31,35 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
 
 
-def pick(line: str) -> tuple[Callable[[str], Event | None], ...]:
-    """The parsers that may read a `messages` line, by the words their formats need, most likely
-    first; () when none. The words can also stand in attacker text (a From user "nailed", a To
-    header quoting a failure line), so the caller tries each in turn: every parser checks its whole
-    structure and says None when the line is not its own.
+def pick(msg: str) -> tuple[Callable[[str], Event | None], ...]:
+    """The parsers that may read the message text `msg` (`prefix.body`), by how it starts: every
+    format is read at the message start, so its first words decide; () when none. Two formats
+    start with a name or an address (PJSIP's "ENDPOINT: Call (", AMI's "ADDR failed to
+    authenticate"): they are tried wherever their phrase stands. Each parser checks its whole
+    structure and says None when the text is not its own.
 
     Every parser needs one of `TRIGGERS` in the line, so a bulk reader may skip lines without any.
     """
-    out: list[Callable[[str], Event | None]] = []
-    if "failed for '" in line:
-        out.append(asterisk.chan_sip_registration if "Registration from '" in line else asterisk.pjsip_distributor)
-    if "extension not found" in line:
-        out.append(asterisk.call_rejected)
-    if "SIP auth " in line or "Can't find user" in line or "Rejected by " in line or "Can not do authoriz" in line:
-        out.append(freeswitch.sofia)
-    if "authenticat" in line:
-        out.append(asterisk.iax2 if line.startswith("Host ") else asterisk.manager)
-    out += [fn for word, fn in _BY_WORD if word in line]
-    return tuple(out)
+    out = _FIRST.get(msg[:4], ())
+    if msg[:3] == "IP ":
+        out = _SOFIA
+    if ": Call (" in msg and out is not _CALL:
+        out += _CALL
+    if "authenticat" in msg:
+        out += _MANAGER
+    return out
 
 
-# Formats told apart by one phrase of their own.
-_BY_WORD = (("Registered SIP '", asterisk.registered), ("No registration for peer", asterisk.iax2),
-            ("Rejecting unknown SIP connection", asterisk.freepbx_rejecting),
-            ("hacking attempt", asterisk.hacking_attempt), ("bytes packet from", asterisk.pjproject_dropping))
+_CALL = (asterisk.call_rejected,)
+_MANAGER = (asterisk.manager,)
+_SOFIA = (freeswitch.sofia,)
+# The first four characters of each format that starts with words of its own.
+_FIRST: dict[str, tuple[Callable[[str], Event | None], ...]] = {
+    "Regi": (asterisk.chan_sip_registration, asterisk.registered), "Requ": (asterisk.pjsip_distributor,),
+    "Call": _CALL, "Host": (asterisk.iax2,), "No r": (asterisk.iax2,), "Reje": (asterisk.freepbx_rejecting,),
+    '"Rej': (asterisk.freepbx_rejecting,), "hack": (asterisk.hacking_attempt,), "Drop": (asterisk.pjproject_dropping,),
+    "sip_": (asterisk.pjproject_dropping,), "SIP ": _SOFIA, "Can'": _SOFIA, "Can ": _SOFIA,
+}
 
 
 # Words one of which every line `pick` reads into an event contains (plus the security log's marker).

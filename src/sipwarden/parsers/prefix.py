@@ -29,12 +29,20 @@ _FREESWITCH = re.compile(
     r"\[(?:DEBUG|INFO|NOTICE|WARNING|WARN|ERR|ERROR|CRIT|ALERT|CONSOLE)\] "
     r"(?:\[[A-Z]+\] )?(?:\[[\w.-]+\.c:\d+\] |[\w.-]+\.c:\d+ |[A-Z]+: )"
 )
+# The usual shape, "[time] LEVEL[tid]... file.c: ", without the syslog alternative (a quarter faster).
+_TIME = r"(?:\[[^\]\[]{1,40}\] ?)?"
+_BRACKETED = re.compile(_TIME[3:-2] + _ASTERISK.pattern[_ASTERISK.pattern.index(_TIME) + len(_TIME):])
 _ast = _ASTERISK.match
 _fs = _FREESWITCH.match
+_br = _BRACKETED.match
 
 
 def message_start(line: str) -> int:
     """Index where the PBX's message text begins, or -1 when the line has no known prefix."""
+    if line[:1] == "[":
+        m = _br(line)
+        if m is not None:
+            return m.end()
     m = _ast(line)
     if m is None:
         m = _fs(line)
@@ -43,11 +51,21 @@ def message_start(line: str) -> int:
     return m.end()
 
 
+def message_start_in(text: str, pos: int, end: int) -> int:
+    """`message_start(text[pos:end]) + pos` (or -1) without cutting the line out (the bulk reader)."""
+    if text.startswith("[", pos):
+        m = _br(text, pos, end)
+        if m is not None:
+            return m.end()
+    m = _ast(text, pos, end)
+    if m is None:
+        m = _fs(text, pos, end)
+        if m is None:
+            return -1
+    return m.end()
+
+
 def body(line: str) -> str | None:
     """The message text of `line` (see module docstring), or None."""
-    m = _ast(line)
-    if m is None:
-        m = _fs(line)
-        if m is None:
-            return None
-    return line[m.end():]
+    ms = message_start(line)
+    return line[ms:] if ms >= 0 else None

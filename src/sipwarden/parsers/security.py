@@ -71,9 +71,15 @@ SCHEMA: dict[str, tuple[tuple[str, bool, bool], ...]] = {  # event -> ((key, req
     "ChallengeSent": (("Challenge", True, False), _M, _S),
 }
 _GEN_VALUE = re.compile(r'[^"\n]*"')
+# per event: ((',Key="', required, attacker text, a required field at or after this one), ...)
+_STEPS = {ev: tuple((f',{k}="', req, att, any(r for _, r, _ in fields[i:])) for i, (k, req, att) in enumerate(fields))
+          for ev, fields in SCHEMA.items()}
+# The usual tail, no quote inside any value, in one match (the walk below decides the rest).
+_PLAIN_TAIL = {ev: re.compile("".join(f'(?:,{k}="[^"\n]*")' + ("" if req else "?") for k, req, _ in fields) + r"\s*")
+               for ev, fields in SCHEMA.items()}
 
 
-def _valid_tail(text: str, pos: int, event: str | None = None) -> bool:
+def _valid_tail(text: str, pos: int, event: str | None = None, end: int | None = None) -> bool:
     """Could `text[pos:]` be the fields Asterisk writes after the real address pair of `event`?
 
     Linear-time on purpose (no backtracking on attacker text). Fields Asterisk generates must be
@@ -82,26 +88,28 @@ def _valid_tail(text: str, pos: int, event: str | None = None) -> bool:
     checked. The real pair always passes; a forged pair passes only if what follows it mimics the
     schema too, and then two readings remain.
     """
-    rest = text[pos:].rstrip()
+    plain = _PLAIN_TAIL.get(event or "")
+    if plain is not None and plain.fullmatch(text, pos, len(text) if end is None else end) is not None:
+        return True
+    rest = text[pos:end].rstrip()
+    steps = _STEPS.get(event or "")
     if not rest:
-        return event not in SCHEMA or not any(req for _, req, _ in SCHEMA[event])
-    if "\n" in rest or not rest.endswith('"'):
+        return not steps or not steps[0][3]
+    if not rest.endswith('"') or "\n" in rest:
         return False
-    fields = SCHEMA.get(event or "")
-    if fields is None:  # a type we do not know: any known key may start the tail
+    if steps is None:  # a type we do not know: any known key may start the tail
         return _TAIL_START.match(rest) is not None
     i = 0
     n = len(rest)
-    for k, (key, required, attacker) in enumerate(fields):
+    for k, (head, required, attacker, required_left) in enumerate(steps):
         if i == n:
-            return not any(req for _, req, _ in fields[k:])
-        head = f',{key}="'
+            return not required_left
         if not rest.startswith(head, i):
             if required:
                 return False
             continue
         if attacker:  # its value may swallow anything: the rest must be later fields ending in a quote
-            return all(f',{key2}="' in rest[i:] for key2, req, _ in fields[k + 1:] if req)
+            return all(h in rest[i:] for h, req, _, _ in steps[k + 1:] if req)
         m = _GEN_VALUE.match(rest, i + len(head))
         if m is None:
             return False
@@ -144,7 +152,7 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
     if text.find('RemoteAddress="', tail_at, end) >= 0:
         return False
     ev, tv, svc, account, remote, tr, host, port = m.groups()
-    if not _valid_tail(text[:end], tail_at, ev) or ev == "FailedACL" and "no_extension_match" in text[tail_at:end]:
+    if not _valid_tail(text, tail_at, ev, end) or ev == "FailedACL" and "no_extension_match" in text[tail_at:end]:
         return False
     kind = KINDS.get(ev)
     if kind is None:
