@@ -52,8 +52,14 @@ def test_attack_is_banned_listed_counted(warden):
     assert len(ev) == 4 and {e["ip"] for e in ev} == {"203.0.113.44"} and ev[-1]["account"] == "105"
     bl = warden.get("/api/v1/bans/timeline?since=-3600")
     assert sum(p[1] for p in bl["points"]) == 1
+    rep = warden.get("/api/v1/report?since=-3600")
+    assert rep["verdicts"][0]["ip"] == "203.0.113.44" and rep["summary"]["events"] == 6
+    assert rep["sources"][0]["accounts"] == 6 and rep["accounts"][0]["status"] == "existing"
     st = warden.get("/api/v1/status")
     assert st["running"] and st["http"]["token"] is True and st["notify"]["sent"] == 0
+    out = subprocess.run([SIPWARDEN, "status", "--state-dir", str(warden.tmp / "st")], capture_output=True,
+                         text=True).stdout
+    assert f"http: http://127.0.0.1:{warden.port}/ (writes need the token)" in out
 
 
 def test_writes_need_the_right_token(warden):
@@ -125,7 +131,7 @@ def test_openapi_lists_every_route(warden):
     doc = warden.get("/api/v1/openapi.json")
     assert doc["openapi"].startswith("3.")
     assert {"/api/v1/status", "/api/v1/bans", "/api/v1/bans/{ip}", "/api/v1/events", "/api/v1/timeline",
-            "/api/v1/bans/timeline", "/metrics", "/"} <= set(doc["paths"])
+            "/api/v1/bans/timeline", "/api/v1/report", "/metrics", "/"} <= set(doc["paths"])
     assert doc["paths"]["/api/v1/bans"]["post"]["security"] == [{"bearer": []}]
 
 

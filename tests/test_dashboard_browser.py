@@ -23,6 +23,8 @@ def test_dashboard_live(tmp_path):
             b.get(w.base + "/")
             w.wait_for(lambda: "203.0.113.44" in b.find_element("id", "bans-table").text, "first ban shown")
             w.wait_for(lambda: b.find_elements("css selector", "#timeline svg.timeline g.pt"), "timeline drawn")
+            w.wait_for(lambda: "203.0.113.44" in b.find_element("id", "detail").text, "top sources (report tables)")
+            assert "existing" in b.find_element("id", "accounts").text
             api = w.get("/api/v1/timeline?since=-21600")
             assert len(b.find_elements("css selector", "#timeline svg.timeline g.pt")) == len(api["points"]) >= 1
             svg_n = b.execute_script("return +document.querySelector('#timeline svg').dataset.points")
@@ -34,6 +36,7 @@ def test_dashboard_live(tmp_path):
             latency = w.wait_for(lambda: "198.51.100.23" in b.find_element("id", "bans-table").text,
                                  "the new ban on the dashboard", 2.0)
             print(f"dashboard shows a new ban {latency * 1000:.0f} ms after its lines were written")
+            w.wait_for(lambda: "198.51.100.23" in b.find_element("id", "sources").text, "new source in the tables", 2.0)
             assert b.execute_script("return window.__same_page") == marker  # no reload
             assert time.monotonic() - t0 <= 2.0
             # ban and unban through the form, with the token

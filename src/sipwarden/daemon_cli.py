@@ -258,6 +258,14 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                    + ("connected" if fl["connected"] else f"NOT CONNECTED ({fl['last_error']})")
                    + f", {len(fl['nodes'])} node(s) seen; {fl['bans_shared']} shared, {fl['bans_received']} received, "
                    f"{fl['bans_applied']} applied, {fl['queued_bans']} queued")
+    ht = reply.get("http")
+    if isinstance(ht, dict) and "listen" in ht:
+        click.echo(f"  http: http://{ht['listen']}/ (writes {'need the token' if ht['token'] else 'disabled: no token'}), "
+                   f"{ht['requests']} requests, {ht['unauthorized']} refused")
+    nt = reply.get("notify")
+    if isinstance(nt, dict) and nt.get("destinations"):
+        click.echo(f"  notify: {len(nt['destinations'])} destination(s); {nt['sent']} sent, {nt['failed']} failed, "
+                   f"{nt['dropped']} dropped, {nt['queued']} queued")
     sys.exit(code)
 
 

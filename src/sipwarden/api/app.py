@@ -7,6 +7,7 @@
     GET    /api/v1/bans/timeline?since=&step=  bans and unbans per interval (the dashboard's chart)
     GET    /api/v1/events?since=&limit=&ip=    the newest events of the history
     GET    /api/v1/timeline?since=&step=       events per interval by kind (the report's timeline shape)
+    GET    /api/v1/report?since=               the report's whole document over the store's history
     GET    /api/v1/openapi.json                this, as OpenAPI 3
     GET    /metrics                            Prometheus text format
     GET    /                                   the live dashboard
@@ -37,6 +38,7 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KERNEL_WAIT = 2.0  # seconds a write waits for the kernel before answering (it is applied anyway)
 MAX_EVENTS = 1000
 MAX_SPAN = 14 * 86400.0
+REPORT_CACHE = 5.0  # seconds a /api/v1/report answer is reused (several dashboards, one store scan)
 
 
 class HttpError(Exception):
@@ -57,6 +59,7 @@ class Api:
         self.max_body = max_body
         self.dashboard_hours = dashboard_hours
         self.counts = {"requests": 0, "unauthorized": 0, "errors": 0}
+        self._report: tuple[tuple, float, dict] | None = None
 
     # -- access ----------------------------------------------------------------------------------
 
@@ -208,6 +211,19 @@ class Api:
             out.append(d)
         return _j({"events": out})
 
+    async def report(self, request: Request) -> Response:
+        """The report's document over the store's history (the dashboard's tables); cached a few seconds."""
+        since, _ = self._span(request)
+        c = self.d.bans.counts
+        key = (int(since // REPORT_CACHE), c["bans"], c["unbans"])  # a new ban is never answered from cache
+        if self._report is not None and self._report[0] == key and self.d.clock() - self._report[1] < REPORT_CACHE:
+            return _j(self._report[2])
+        await self._history()
+        from ..report.build import from_store
+        doc = await asyncio.to_thread(from_store, self.d.store, self.d.cfg, since, None)
+        self._report = (key, self.d.clock(), doc)
+        return _j(doc)
+
     async def openapi(self, request: Request) -> Response:
         return _j(OPENAPI)
 
@@ -290,6 +306,7 @@ def make_app(api: Api) -> Starlette:
         Route("/api/v1/bans/{ip:path}", guarded(api.unban), methods=["DELETE"]),
         Route("/api/v1/events", guarded(api.events), methods=["GET"]),
         Route("/api/v1/timeline", guarded(api.timeline), methods=["GET"]),
+        Route("/api/v1/report", guarded(api.report), methods=["GET"]),
         Route("/api/v1/openapi.json", guarded(api.openapi), methods=["GET"]),
     ]
     return Starlette(routes=routes)

@@ -81,6 +81,9 @@ OPENAPI: dict = {
         "/api/v1/timeline": {"get": {
             "summary": "events per interval, by kind (the report's timeline)", "parameters": [_SINCE, _STEP],
             "responses": {"200": _ok("timeline", {"$ref": "#/components/schemas/Timeline"}), **_AUTH}}},
+        "/api/v1/report": {"get": {
+            "summary": "the HTML report's data document over the daemon's history (sources, accounts, toll fraud)",
+            "parameters": [_SINCE], "responses": {"200": _ok("report document", {"type": "object"}), **_AUTH}}},
         "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": _ok("OpenAPI 3",
                                                                                                 {"type": "object"})}}},
         "/metrics": {"get": {"summary": "Prometheus metrics (text format)", "responses": {

@@ -3,9 +3,9 @@
 "use strict";
 const SWD = (() => {
   const { el, tag, table, section, fmtTime, fmtNum, timelineChart, bansChart, alertsSection } = SW;
-  const POLL_MS = 1000, CHARTS_MS = 5000;
+  const POLL_MS = 1000, CHARTS_MS = 5000, REPORT_MS = 15000;
   let hours = 6, token = sessionStorage.getItem("sipwarden-token") || "";
-  let bansSig = null, lastCharts = 0, timeline = null, banline = null, logScale = false, drawing = null;
+  let bansSig = null, lastCharts = 0, lastReport = 0, drawDetail = null, timeline = null, banline = null, logScale = false, drawing = null;
   const ui = {};
 
   async function api(path, opts) {
@@ -52,7 +52,8 @@ const SWD = (() => {
     as.append(form, ui.bans = el("div", { id: "bans-table" }));
     const es = section("Latest events", "from the daemon's history");
     es.append(ui.events = el("div", { id: "events-table" }));
-    root.append(ts, bs, as, es);
+    ui.detail = el("div", { id: "detail" });
+    root.append(ts, bs, as, ui.detail, es);
   }
   function remember() {
     token = ui.token.value.trim();
@@ -98,6 +99,18 @@ const SWD = (() => {
     const now = Date.now() / 1000, t0 = now - hours * 3600;
     if (timeline) timelineChart(ui.timeline, timeline, { log: logScale, t0, t1: now });
     if (banline) bansChart(ui.banline, banline, { t0, t1: now });
+    if (drawDetail) drawDetail();
+  }
+
+  async function report() {
+    lastReport = Date.now();
+    const r = await api(`/api/v1/report?since=${-hours * 3600}`);
+    if (!r.ok) return;
+    const [grid, drawDet] = SW.detailSections(r.body);
+    ui.detail.textContent = "";
+    ui.detail.append(SW.sourcesSection(r.body), grid);
+    drawDetail = drawDet;
+    drawDet();
   }
 
   async function charts() {
@@ -128,6 +141,7 @@ const SWD = (() => {
         if (sig !== bansSig) { bansSig = sig; drawBans(b.body.bans); force = true; }
       }
       if (force || Date.now() - lastCharts > CHARTS_MS) await charts();
+      if (force || Date.now() - lastReport > REPORT_MS) await report();
       document.body.dataset.updated = String(Date.now());
     } catch (e) {
       ui.sub.textContent = `daemon not answering (${e.message}); retrying`;

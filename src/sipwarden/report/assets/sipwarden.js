@@ -283,30 +283,16 @@ const SW = (() => {
     ];
   }
 
-  function renderReport(doc, root) {
-    root.textContent = "";
-    const sm = doc.summary || {};
-    const src = doc.source || {};
-    const where = src.paths ? src.paths.join(", ") : `state dir ${src.state_dir || ""}`;
-    document.body.prepend(el("header", { class: "top" }, el("h1", { text: "sipwarden report" }),
-      el("span", { class: "sub", text: `${where} · ${fmtTime(doc.first)} – ${fmtTime(doc.last)} UTC · made ${fmtTime(doc.generated)}` })));
-    const cards = el("div", { class: "cards" });
-    if (sm.lines !== null && sm.lines !== undefined) cards.append(card("lines", sm.lines));
-    cards.append(card("events", sm.events), card("sources", sm.sources), card("attackers", sm.verdicts, sm.verdicts > 0),
-      card("compromised", sm.alerts, sm.alerts > 0));
-    if (doc.audit) cards.append(card("audit findings", doc.audit.length, doc.audit.length > 0));
-    root.append(cards);
-    if (doc.alerts && doc.alerts.length) root.append(alertsSection(doc.alerts));
-    const [tls, drawTl] = timelineSection(doc.timeline);
-    root.append(tls);
-    const bs = section("Bans and unbans", doc.bans.simulated ? "as the daemon's policy would have banned these verdicts" : "from the daemon's store");
-    const bbox = el("div", { class: "chart", id: "bans" });
-    bs.append(bbox);
-    root.append(bs);
+  // --- sections the report and the dashboard share -----------------------------------------------
+  function sourcesSection(doc) {
     const ss = section("Top sources", `${doc.sources.length} shown; click a column to sort`);
     ss.id = "sources";
-    ss.append(table(sourceColumns(), doc.sources));
-    root.append(ss);
+    ss.append(doc.sources.length ? table(sourceColumns(), doc.sources) : el("div", { class: "empty", text: "no sources" }));
+    return ss;
+  }
+
+  // accounts targeted and toll-fraud destinations, side by side; returns [element, draw charts]
+  function detailSections(doc) {
     const grid = el("div", { class: "grid2" });
     const acc = doc.accounts || [];
     const nOf = (st) => acc.filter((a) => a.status === st).length;
@@ -333,6 +319,37 @@ const SW = (() => {
       ], tf.countries));
     } else ts.append(el("div", { class: "empty", text: "no rejected international calls" }));
     grid.append(as, ts);
+    const draw = () => {
+      if (tf.countries.length) {
+        hbarChart(tbox, tf.countries.slice(0, 15), country, (r) => r.calls,
+          (r) => [`${country(r)} (${r.code})`, `calls: ${fmtNum(r.calls)}`, `numbers: ${fmtNum(r.numbers)}`, ...r.examples]);
+      }
+    };
+    return [grid, draw];
+  }
+
+  function renderReport(doc, root) {
+    root.textContent = "";
+    const sm = doc.summary || {};
+    const src = doc.source || {};
+    const where = src.paths ? src.paths.join(", ") : `state dir ${src.state_dir || ""}`;
+    document.body.prepend(el("header", { class: "top" }, el("h1", { text: "sipwarden report" }),
+      el("span", { class: "sub", text: `${where} · ${fmtTime(doc.first)} – ${fmtTime(doc.last)} UTC · made ${fmtTime(doc.generated)}` })));
+    const cards = el("div", { class: "cards" });
+    if (sm.lines !== null && sm.lines !== undefined) cards.append(card("lines", sm.lines));
+    cards.append(card("events", sm.events), card("sources", sm.sources), card("attackers", sm.verdicts, sm.verdicts > 0),
+      card("compromised", sm.alerts, sm.alerts > 0));
+    if (doc.audit) cards.append(card("audit findings", doc.audit.length, doc.audit.length > 0));
+    root.append(cards);
+    if (doc.alerts && doc.alerts.length) root.append(alertsSection(doc.alerts));
+    const [tls, drawTl] = timelineSection(doc.timeline);
+    root.append(tls);
+    const bs = section("Bans and unbans", doc.bans.simulated ? "as the daemon's policy would have banned these verdicts" : "from the daemon's store");
+    const bbox = el("div", { class: "chart", id: "bans" });
+    bs.append(bbox);
+    root.append(bs);
+    root.append(sourcesSection(doc));
+    const [grid, drawDetail] = detailSections(doc);
     root.append(grid);
     if (doc.audit) {
       const au = section("Configuration audit", `${doc.audit.length} finding(s), most severe first`);
@@ -357,10 +374,7 @@ const SW = (() => {
       drawTl();
       bansChart(bbox, doc.bans, { t0: doc.timeline.points.length ? doc.timeline.points[0][0] : undefined,
         t1: doc.timeline.points.length ? doc.timeline.points[doc.timeline.points.length - 1][0] + doc.timeline.step : undefined });
-      if (tf.countries.length) {
-        hbarChart(tbox, tf.countries.slice(0, 15), country, (r) => r.calls,
-          (r) => [`${country(r)} (${r.code})`, `calls: ${fmtNum(r.calls)}`, `numbers: ${fmtNum(r.numbers)}`, ...r.examples]);
-      }
+      drawDetail();
     };
     draw();
     let pending = null;
@@ -368,5 +382,5 @@ const SW = (() => {
   }
 
   return { el, sv, tag, table, section, fmtTime, fmtNum, fmtSpan, timelineChart, bansChart, hbarChart, timelineSection,
-    alertsSection, sourceColumns, renderReport };
+    alertsSection, sourceColumns, sourcesSection, detailSections, renderReport };
 })();
