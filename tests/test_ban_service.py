@@ -198,8 +198,9 @@ def test_status_is_assembled_from_sections():
 # -- one ban path: no other caller of the store's ban writes or the enforcer's ban -------------------
 
 ALLOWED = {
-    # store ban writes: the store itself and the daemon's ordered store writer
-    "add_ban": {"store/sqlite.py"}, "add_bans": {"store/sqlite.py", "daemon/journal.py"},
+    # store ban writes: the store itself and the daemon's ordered store writer (and, at start, the
+    # re-import into a fresh store of the bans the kernel already holds when the old one was corrupt)
+    "add_ban": {"store/sqlite.py"}, "add_bans": {"store/sqlite.py", "daemon/journal.py", "daemon/recovery.py"},
     "lift_ban": {"daemon/journal.py"},
     # kernel bans: the backends, the kernel worker, and BanService (which calls the kernel worker)
     "ban": {"enforce/", "daemon/kernel.py", "daemon/bans.py"},

@@ -9,6 +9,7 @@ memory (bans.BanService), so nothing here is read back while the daemon runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from ..events import Event
@@ -18,6 +19,8 @@ from .worker import OrderedWorker
 
 HISTORY_MAX_ROWS = 2_000_000
 HISTORY_DAYS = 14
+log = logging.getLogger("sipwarden")
+
 PRUNE_EVERY = 100_000  # history rows written between prunes
 
 
@@ -28,6 +31,9 @@ class Journal:
         self.rows = 0
         self._since_prune = 0
         self.bans_written = 0
+        self.error: str | None = None  # the last write failed (a full disk...): `status` says DEGRADED
+        self._delayed: list[tuple[str, list]] = []  # writes that failed, retried in order before new ones
+        self.history_dropped = 0  # event rows not written while the store failed (bans never are)
         self.worker = OrderedWorker("store", self._run, frozenset({"bans", "events"}), threaded,
                                     max_items=1 << 30)  # nothing is dropped: the bans are in memory anyway
 
@@ -59,15 +65,42 @@ class Journal:
 
     def status(self) -> dict:
         return {"queued": self.worker.pending(), "batches": self.worker.batches, "bans_written": self.bans_written,
-                "history_rows": self.rows}
+                "history_rows": self.rows, "error": self.error, "delayed_writes": len(self._delayed),
+                "history_dropped": self.history_dropped}
 
     # -- on the worker thread --------------------------------------------------------------------
 
     def _run(self, kind: str, payloads: list) -> None:
-        try:
-            self._write(kind, payloads)
-        except Exception:  # a full disk, a locked file: counted, logged; the daemon goes on
-            self.errors.record("store", f"writing {kind}")
+        """Write in order. A write that fails (a full disk, a locked file) is counted, logged once per
+        kind of error, and kept: it and everything after it are retried in order with the next write,
+        so bans, lifts and read positions reach the store once it works again (the kernel had them all
+        along). History rows are dropped while the store fails: volume, not decisions."""
+        if kind == "events" and self._delayed:
+            self.history_dropped += sum(len(batch) for batch, _ in payloads)
+            kind, payloads = "retry", []
+        if kind != "retry":
+            if kind == "positions" and self._delayed and self._delayed[-1][0] == "positions":
+                self._delayed[-1] = (kind, payloads)  # a newer snapshot of every file's position
+            else:
+                self._delayed.append((kind, payloads))
+        while self._delayed:
+            k, p = self._delayed[0]
+            try:
+                self._write(k, p)
+            except Exception as e:
+                if k == "events":  # never kept: see above
+                    self._delayed.pop(0)
+                    self.history_dropped += sum(len(batch) for batch, _ in p)
+                if self.error is None:
+                    self.errors.record("store", f"writing {k}")
+                else:
+                    self.errors.counts["store"] += 1
+                self.error = f"writing {k}: {e}"
+                return
+            self._delayed.pop(0)
+        if self.error is not None:
+            log.warning("store: writes work again (%s before); delayed writes done", self.error)
+            self.error = None
 
     def _write(self, kind: str, payloads: list) -> None:
         st = self.store

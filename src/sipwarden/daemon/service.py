@@ -28,6 +28,7 @@ from .kernel import Kernel
 from .lock import StateLock
 from .logs import LogSources
 from .pipeline import Pipeline
+from .recovery import open_store
 from .status import Status
 
 log = logging.getLogger("sipwarden")
@@ -124,7 +125,7 @@ class Daemon:
         self.lock = StateLock.acquire(self.state_dir)  # before the store or the socket is touched
         cfg, clock, errors = self.cfg, self.clock, self.errors
         loop = asyncio.get_running_loop()
-        store = self.store = Store(self.state_dir / DB_NAME)
+        store = self.store = open_store(self.state_dir / DB_NAME, cfg, clock())  # a corrupt one is replaced
         bans = self.bans = ban_service(cfg, store, errors, threaded=True, clock=clock)
         bans.kernel.setup()
         self.engine = Engine(cfg.detect, bans.policy.whitelist)
