@@ -6,7 +6,7 @@
 - another node's events -> `Pipeline.feed(events)` (their `file` says `fleet:NODE`);
 - this node's bans, and the unbans its operator makes, are published by a BanService listener; a
   change whose origin is the fleet is never published again (no echo between nodes);
-- this node's own events are published on their way into the pipeline (`feed`).
+- this node's own events are published once the pipeline has them (`feed`), unless they decided.
 """
 
 from __future__ import annotations
@@ -75,12 +75,14 @@ def publisher(link: FleetLink) -> Callable[[BanChange], None]:
 
 
 def feeder(link: FleetLink, feed: Callable[[Iterable[Event]], None]) -> Callable[[Iterable[Event]], None]:
-    """`feed` for this node's own sources: the events are shared, then go into the pipeline."""
-    def share_and_feed(events: Iterable[Event]) -> None:
+    """`feed` for this node's own sources: the events go into the pipeline, then those of sources
+    still undecided are shared. A source this batch decided is not shared: its ban will be (one
+    message instead of its events, and the others apply this node's decision rather than racing it)."""
+    def feed_and_share(events: Iterable[Event]) -> None:
         events = events if isinstance(events, list) else list(events)
-        link.share_events(events)
         feed(events)
-    return share_and_feed
+        link.share_events(events)
+    return feed_and_share
 
 
 def make_link(cfg: Config, bans: BanService, pipeline: Pipeline, store: Store, clock=time.time) -> FleetLink:  # noqa: ANN001
