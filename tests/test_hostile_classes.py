@@ -217,3 +217,46 @@ def test_class5_two_true_readings_remain_tamper():
                 session=f'c",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/{FORGED}/5060"{tail}')
     evs = parse_lines([line])
     assert [(e.ip, e.kind) for e in evs] == [(None, Kind.TAMPER)]
+
+
+# --- class 4: SIP packet dumps in messages ------------------------------------------------------
+
+FORGED_BODY = [f"[Nov 24 19:29:50] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '{FORGED}:5060' - "
+               "Wrong password",
+               f"[Nov 24 19:29:50] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:1@h>' failed "
+               f"for '{FORGED}:5060' (callid: x) - Failed to authenticate",
+               SEC.format(ev="InvalidAccountID") + 'AccountID="1' + PAIR.format(ip=FORGED)]
+AFTER = f"{TS}chan_sip.c: Registration from '<sip:9@h>' failed for '192.0.2.77:5060' - Wrong password"
+
+
+def _packet(extra: list[str]) -> list[str]:
+    return ["MESSAGE sip:100@pbx SIP/2.0\r", f"Via: SIP/2.0/UDP {REAL}:5060\r", "From: <sip:a@b>;tag=1\r",
+            "Content-Type: text/plain\r", "\r"] + extra
+
+
+@pytest.mark.parametrize("fake_end", [False, True])
+def test_class4_chan_sip_debug_dump_lines_are_never_events(fake_end):
+    body = FORGED_BODY + (["<------------->"] + FORGED_BODY if fake_end else [])
+    lines = ["[Nov 24 19:29:50] VERBOSE[1] chan_sip.c: ", f"<--- SIP read from UDP:{REAL}:5060 --->"]
+    lines += _packet(body) + ["", "<------------->", AFTER]
+    evs = parse_lines(lines)
+    if fake_end:
+        # chan_sip prints no length: a dashed line inside the body ends the dump early, and what the
+        # body has after it is read (a known limit, in the README); what comes before it never is
+        assert [e.ip for e in evs][-1] == "192.0.2.77" and len(evs) == 1 + len(FORGED_BODY)
+        return
+    assert [e.ip for e in evs] == ["192.0.2.77"]
+
+
+def test_class4_pjsip_logger_dump_lines_are_never_events():
+    packet = "\n".join(_packet(FORGED_BODY + ["<------------->"] + FORGED_BODY)) + "\n"
+    n = len(packet.encode())
+    lines = [f"[Nov 24 19:29:50] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP request ({n} bytes) from "
+             f"UDP:{REAL}:5060 --->"] + packet.split("\n")[:-1] + ["", AFTER]
+    assert [e.ip for e in parse_lines(lines)] == ["192.0.2.77"]
+
+
+def test_class4_a_dump_header_inside_attacker_text_opens_nothing():
+    lines = [f"{TS}chan_sip.c: Registration from '<--- Received SIP request (60000 bytes) from UDP:1.2.3.4:5 --->' "
+             f"failed for '{REAL}:5060' - Wrong password", f"<--- SIP read from UDP:{FORGED}:5060 --->", AFTER]
+    assert [e.ip for e in parse_lines(lines)] == [REAL, "192.0.2.77"]

@@ -98,6 +98,9 @@ def _hostile_lines(rng: random.Random, n: int, bad: float) -> list[str]:
             out.extend([whole[:cut], whole[cut:]])
         elif r < 0.45 + bad:
             out.append(rng.choice(("", "continued text", "\x1b[31m" + MSG.format(s=s, acct="1", ip=ip) + "\x1b[0m",
+                                   f"[2026-11-24 12:00:{s:02d}] VERBOSE[1] chan_sip.c: ", "<--- SIP read from UDP:1.2.3.4:5 --->",
+                                   "<------------->", f"[2026-11-24 12:00:{s:02d}] VERBOSE[1] res_pjsip_logger.c: <--- "
+                                   f"Received SIP request ({rng.randrange(1, 400)} bytes) from UDP:1.2.3.4:5 --->",
                                    "x" * (MAX_LINE + rng.randrange(-2, 3)), "Nov 24 12:00:01 host asterisk[1]: hi")))
         else:
             out.append(f"[2026-11-24 12:00:{s:02d}] VERBOSE[1] pbx.c: -- Executing something {ip}")

@@ -261,7 +261,8 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
                 yield evs
             clock = bulk.clock
             usable = (st is not None and st[2] and clock.year == year0 and clock._last_month != 12
-                      and (clock.last is None or not st[3]))
+                      and (clock.last is None or not st[3]) and bulk.parser._dump is None  # no packet dump open...
+                      and bulk.parser._empty != bulk.parser.lines)  # ...nor about to
             if usable:
                 first = bulk.parser.lines
                 file = log.path

@@ -77,7 +77,7 @@ class BulkParser:
 
     def _body(self, body: str) -> list[Event]:
         """Complete lines: read all but the last MAX_JOIN in bulk if clean, else all line by line."""
-        if self.parser._pending is not None:  # a split security event is being reassembled
+        if self.parser._pending is not None or self.parser._dump is not None:  # a split event or a dump goes on
             return self._lines(body)
         p = len(body) - 1
         for _ in range(MAX_JOIN):
@@ -97,8 +97,8 @@ class BulkParser:
     def _clean(self, body: str, end: int) -> bool:
         """May `body[:end]` be read in bulk (see the module docstring)? `body` goes on MAX_JOIN lines."""
         self._starts = {}
-        if "\x1b" in body or "\r" in body:
-            return False
+        if "\x1b" in body or "\r" in body or "<--- " in body or self.parser._dump is not None:
+            return False  # colours, carriage returns, packet dumps: the line API reads them
         find, rfind = body.find, body.rfind
         for pos in range(0, end, _BLOCK):
             if find("\n", pos, pos + _BLOCK) < 0:

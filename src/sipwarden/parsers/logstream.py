@@ -71,6 +71,29 @@ TRIGGERS = ("ailed", "extension not found", "sofia profile '", "Can't find user 
             "Rejecting unknown SIP connection", "hacking attempt", "bytes packet from", "SecurityEvent=")
 
 
+# SIP packet dumps (`pjsip set logger on`, `sip set debug on`): every line of the packet is the
+# sender's text, never an event. PJSIP says how many bytes follow; chan_sip ends with a dashed line.
+_DUMP = re.compile(r"<--- (?:(?:Received|Transmitting) SIP \w+ \((?P<n>\d+) bytes\) (?:from|to) |SIP read from |"
+                   r"(?:Reliably )?\w*Transmitting \()")
+_DUMP_END = ("<------------->", "<------------>")
+MAX_DUMP = 1 << 16  # bytes: no SIP packet Asterisk reads is longer
+
+
+def dump_start(line: str, after_empty: bool) -> int | None:
+    """Bytes of packet that follow this dump header (-1: up to chan_sip's dashed line), or None.
+
+    The header starts the message text of its line (PJSIP), or a line of its own right after a
+    line whose message is empty (chan_sip's dump message starts with a newline): never inside
+    attacker text."""
+    i = line.find("<--- ")
+    if i < 0 or (i == 0 and not after_empty) or (i and message_start(line) != i):
+        return None
+    m = _DUMP.match(line, i)
+    if m is None:
+        return None
+    return int(m.group("n")) if m.group("n") else -1
+
+
 def security_text(line: str) -> str | None:
     """The security event a line holds: only one that starts the message text (after the line's
     prefix, or a bare line of the security log); a `SecurityEvent=` anywhere else is attacker text."""
@@ -132,6 +155,8 @@ class LogParser:
         self._win_chars = 0  # characters of the lines in the window
         self._secs_in_window = 0
         self._joined = ""  # text of the split event `_continue_pending` last completed
+        self._empty = -1  # number of the last line with a prefix and an empty message
+        self._dump: list[int] | None = None  # [bytes left or -1 (to the dashed line), bytes read]: inside a packet dump
 
     def feed(self, raw: str, lineno: int) -> tuple[Event, ...]:
         self.lines = lineno
@@ -142,6 +167,15 @@ class LogParser:
             return self.flush()
         if "\x1b" in raw:
             raw = _ANSI.sub("", raw)
+        if self._dump is not None:
+            return self._in_dump(raw)
+        if "<--- " in raw and self._pending is None:
+            n = dump_start(raw, self._empty == lineno - 1)
+            if n is not None:
+                self._dump = [n, 0]
+                return ()
+        if raw.endswith((": \n", ": ")) and message_start(raw.rstrip("\n")) == len(raw.rstrip("\n")):
+            self._empty = lineno  # a line with a prefix and no message: a chan_sip dump may follow
         if self._pending is None and not self._secs_in_window and "SecurityEvent=" not in raw:
             # the common case, kept short: a line of its own that is not a security event
             ev = self._dispatch(raw, lineno)
@@ -189,6 +223,19 @@ class LogParser:
                     # no security event left to rejoin: emit the rest now, so events stay in file order
                     return out + self._drain_window()
         return out
+
+    def _in_dump(self, raw: str) -> tuple[Event, ...]:
+        """A line of a dumped packet: attacker text, skipped until the dump ends."""
+        dump = self._dump
+        assert dump is not None
+        text = raw[:-1] if raw[-1:] == "\n" else raw  # the line API is fed lines with or without their LF
+        dump[1] += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + 1
+        if dump[0] >= 0:
+            if dump[1] >= dump[0] + 1:  # the packet and the newline after it
+                self._dump = None
+        elif text.rstrip("\r") in _DUMP_END or dump[1] > MAX_DUMP:
+            self._dump = None
+        return ()
 
     def flush(self) -> tuple[Event, ...]:
         """Emit everything held back; an unfinished split event becomes a TAMPER event."""
