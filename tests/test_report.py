@@ -157,6 +157,21 @@ def test_report_from_the_daemon_store(tmp_path):
     assert doc["tollfraud"]["countries"][0]["code"] == "DE"
 
 
+def test_store_history_reads_back_the_same_events(tmp_path):
+    evs = [Event(T0 + i, "203.0.113.5", Kind.CALL_REJECTED, 5060 + i, "udp", "SIP", f"acct{i}", f"00972{i}", "INVITE",
+                 "friendly-scanner", "sipvicious", f"detail {i}", "messages", "/var/log/asterisk/messages", 10 + i)
+           for i in range(5)]
+    with Store(tmp_path / "s.db") as store:
+        store.add_events(evs)
+        assert list(build.store_events(store, None, None)) == evs
+        assert list(build.store_events(store, T0 + 1, T0 + 3)) == evs[1:3]
+        assert len(list(store.events_between(None, None, page=2))) == 5  # paged reads lose nothing
+        store.add_ban("203.0.113.5", "tollfraud", {}, T0, T0 + 10)
+        store.add_ban("203.0.113.6", "tollfraud", {}, T0 + 100, None)
+        assert [b.ip for b in store.bans_between(T0 + 20, T0 + 200)] == ["203.0.113.6"]
+        assert [b.ip for b in store.bans_between(T0 + 5, T0 + 50)] == ["203.0.113.5"]
+
+
 def test_operator_mistakes_are_one_line(tmp_path):
     for args, words in ((["--since", "yesterdayish", str(SAMPLE / "messages.gz")], "not a time"),
                         ([str(tmp_path / "missing.log")], "missing.log"),

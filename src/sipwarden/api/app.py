@@ -181,9 +181,8 @@ class Api:
         since, step = self._span(request)
         now = self.d.clock()
         await self._history()
-        rows = await asyncio.to_thread(self.d.store._query,
-                                       "SELECT start, coalesce(ended, expires) FROM bans WHERE start >= ? OR "
-                                       "coalesce(ended, expires, 1e300) >= ?", (since, since))
+        bans = await asyncio.to_thread(self.d.store.bans_between, since, None)
+        rows = [(b.start, b.ended if b.ended is not None else b.expires) for b in bans]
         starts = [s for s, _ in rows if s >= since]
         ends = [e for _, e in rows if e is not None and since <= e <= now]
         return _j({**bans_doc(step, starts, ends), "since": since})
@@ -193,22 +192,9 @@ class Api:
         limit = _number(request.query_params.get("limit"), "limit")
         limit = int(min(max(limit if limit is not None else 100, 1), MAX_EVENTS))
         ip = request.query_params.get("ip")
-        where, params = "time >= ?", [since if since is not None else 0.0]
-        if ip:
-            where += " AND ip = ?"
-            params.append(self.d.bans.target(ip))
-        cols = ("time", "ip", "kind", "port", "transport", "service", "account", "target", "method", "user_agent",
-                "fingerprint", "origin", "detail", "file", "line")
+        who = self.d.bans.target(ip) if ip else None
         await self._history()
-        rows = await asyncio.to_thread(self.d.store._query, f"SELECT {', '.join(cols)} FROM events WHERE {where} "
-                                       "ORDER BY time DESC, id DESC LIMIT ?", (*params, limit))
-        from ..events import iso
-        out = []
-        for r in reversed(rows):
-            d = {k: v for k, v in zip(cols, r, strict=True) if v is not None}
-            d["ts"] = r[0]
-            d["time"] = iso(r[0]) if r[0] is not None else None
-            out.append(d)
+        out = await asyncio.to_thread(self.d.store.events_for, who, since, limit)
         return _j({"events": out})
 
     async def report(self, request: Request) -> Response:

@@ -7,7 +7,6 @@ Both paths feed one `Aggregate`; the verdicts are the same objects `scan --forma
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -121,24 +120,13 @@ def from_logs(paths: tuple[str, ...], cfg: Config, since: float | None = None, u
 
 
 def store_events(store, since: float | None, until: float | None) -> Iterator[Event]:  # noqa: ANN001
-    """The store's event history in [since, until) as Events, oldest first, read in pages."""
-    cols = "id, time, ip, kind, port, transport, service, account, target, method, user_agent, fingerprint, " \
-           "detail, origin, file, line"
-    last = -1
-    lo = since if since is not None else float("-inf")
-    hi = until if until is not None else float("inf")
-    while True:
-        rows = store._query(f"SELECT {cols} FROM events WHERE id > ? AND time >= ? AND time < ? "
-                            "ORDER BY id LIMIT 20000", (last, lo, hi))
-        if not rows:
-            return
-        for r in rows:
-            try:
-                kind = Kind(r[3])
-            except ValueError:
-                continue
-            yield Event(r[1], r[2], kind, *r[4:])
-        last = rows[-1][0]
+    """The store's event history in [since, until) as Events (kinds this version does not know are skipped)."""
+    for r in store.events_between(since, until):  # (time, ip, kind, port, ..., fingerprint, origin, detail, file, line)
+        try:
+            kind = Kind(r[2])
+        except ValueError:
+            continue
+        yield Event(r[0], r[1], kind, *r[3:11], detail=r[12], origin=r[11], file=r[13], line=r[14])
 
 
 def from_store(store, cfg: Config, since: float | None = None, until: float | None = None,  # noqa: ANN001
@@ -148,21 +136,15 @@ def from_store(store, cfg: Config, since: float | None = None, until: float | No
     agg.feed_many(store_events(store, since, until))
     lo = since if since is not None else float("-inf")
     hi = until if until is not None else float("inf")
-    rows = store._query("SELECT evidence, start, expires, manual, ended FROM bans "
-                        "WHERE start < ? AND coalesce(ended, expires, 1e300) >= ? ORDER BY start, id", (hi, lo))
     now = time.time()
     starts, ends, verdicts = [], [], []
-    for evidence, start, expires, manual, ended in rows:
-        if lo <= start < hi:
-            starts.append(start)
-            if not manual:
-                try:
-                    v = json.loads(evidence)
-                except ValueError:
-                    v = None
-                if isinstance(v, dict) and v.get("ip") and v.get("reason"):
-                    verdicts.append(v)
-        end = ended if ended is not None else expires
+    for b in store.bans_between(since, until):
+        if lo <= b.start < hi:
+            starts.append(b.start)
+            v = b.evidence
+            if not b.manual and isinstance(v, dict) and v.get("ip") and v.get("reason"):
+                verdicts.append(v)
+        end = b.ended if b.ended is not None else b.expires
         if end is not None and lo <= end < hi and end <= now:
             ends.append(end)
     first = min([agg.first or now, *starts]) if (starts or agg.first) else now

@@ -296,6 +296,15 @@ class Store:
                        "WHERE ended IS NULL AND expires <= ?", (now,))
         return ips
 
+    def bans_between(self, since: float | None, until: float | None) -> list[BanRecord]:
+        """Every ban in force at some time in [since, until) (started before `until`, not ended or
+        expired before `since`), oldest first: what a chart of bans and unbans over a period needs."""
+        lo = since if since is not None else float("-inf")
+        hi = until if until is not None else float("inf")
+        rows = self._query(f"SELECT {_BAN_COLUMNS} FROM bans WHERE start < ? AND "
+                           "coalesce(ended, expires, 1e300) >= ? ORDER BY start, id", (hi, lo))
+        return [_ban(r) for r in rows]
+
     def history(self, ip: str) -> list[BanRecord]:
         """Every ban of `ip`, oldest first."""
         rows = self._query(f"SELECT {_BAN_COLUMNS} FROM bans WHERE ip = ? ORDER BY start, id", (ip,))
@@ -330,15 +339,15 @@ class Store:
         with self._tx() as db:
             db.executemany(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks})", rows)
 
-    def events_for(self, ip: str, since: float | None = None, limit: int = 1000) -> list[dict]:
-        """The newest `limit` events of `ip` (at or after `since`), in time order.
+    def events_for(self, ip: str | None, since: float | None = None, limit: int = 1000) -> list[dict]:
+        """The newest `limit` events of `ip` (None: of every source) at or after `since`, in time order.
 
         Each dict has Event.to_dict()'s shape (ISO `time`, None fields left out) plus `ts`, the
         time in epoch seconds, for plotting."""
-        where, params = "ip = ?", [ip]
-        if since is not None:
-            where += " AND time >= ?"
-            params.append(since)
+        where, params = "time >= ?", [since if since is not None else float("-inf")]
+        if ip is not None:
+            where += " AND ip = ?"
+            params.append(ip)
         rows = self._query(f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE {where} "
                            "ORDER BY time DESC, id DESC LIMIT ?", (*params, limit))
         out = []
@@ -348,6 +357,21 @@ class Store:
             d.update((k, v) for k, v in zip(_EVENT_FIELDS, row[3:], strict=True) if v is not None)
             out.append(d)
         return out
+
+    def events_between(self, since: float | None, until: float | None, page: int = 20_000) -> Iterator[tuple]:
+        """The history in [since, until) as rows in _EVENT_COLUMNS order (time, ip, kind, ...), in
+        insertion order, read a page at a time: a report over millions of rows stays small in memory."""
+        lo = since if since is not None else float("-inf")
+        hi = until if until is not None else float("inf")
+        last = -1
+        while True:
+            rows = self._query(f"SELECT id, {', '.join(_EVENT_COLUMNS)} FROM events WHERE id > ? AND time >= ? "
+                               "AND time < ? ORDER BY id LIMIT ?", (last, lo, hi, page))
+            if not rows:
+                return
+            for r in rows:
+                yield r[1:]
+            last = rows[-1][0]
 
     def activity(self, since: float, until: float, bucket: float = 60.0,
                  ip: str | None = None) -> list[tuple[float, str, int]]:
