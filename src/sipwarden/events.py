@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -145,6 +146,8 @@ class Decision:
     why: str = ""  # e.g. "whitelisted", "already banned", "repeat offender x3"
 
 
+@lru_cache(maxsize=4096)
 def iso(t: float) -> str:
-    """ISO 8601 in UTC with an explicit offset: unambiguous across hosts."""
+    """ISO 8601 in UTC with an explicit offset: unambiguous across hosts. Cached: a flood's verdicts
+    and bans share a few distinct times (log times are whole seconds), and a ban formats three."""
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -22,6 +22,7 @@ HISTORY_DAYS = 14
 log = logging.getLogger("sipwarden")
 
 PRUNE_EVERY = 100_000  # history rows written between prunes
+HISTORY_QUEUED_MAX = 500_000  # history rows waiting for the disk, at most (bans are never dropped)
 
 
 class Journal:
@@ -33,7 +34,9 @@ class Journal:
         self.bans_written = 0
         self.error: str | None = None  # the last write failed (a full disk...): `status` says DEGRADED
         self._delayed: list[tuple[str, list]] = []  # writes that failed, retried in order before new ones
-        self.history_dropped = 0  # event rows not written while the store failed (bans never are)
+        self.history_dropped = 0  # event rows not written: the store failed or was far behind (bans never are)
+        self.history_in = 0  # rows queued (counted on the loop) ...
+        self.history_out = 0  # ... and taken by the thread (counted there): no shared counter to race on
         self.worker = OrderedWorker("store", self._run, frozenset({"bans", "events"}), threaded,
                                     max_items=1 << 30)  # nothing is dropped: the bans are in memory anyway
 
@@ -54,8 +57,14 @@ class Journal:
             self.worker.submit("positions", (positions, now))
 
     def events(self, events: list[Event], now: float) -> None:
-        if events:
-            self.worker.submit("events", (events, now))
+        """History rows: kept unless the disk is far behind (then counted in `history_dropped`)."""
+        if not events:
+            return
+        if self.history_in - self.history_out + len(events) > HISTORY_QUEUED_MAX:
+            self.history_dropped += len(events)
+            return
+        self.history_in += len(events)
+        self.worker.submit("events", (events, now))
 
     def barrier(self):  # noqa: ANN201 - a concurrent.futures.Future
         return self.worker.barrier()
@@ -75,6 +84,8 @@ class Journal:
         kind of error, and kept: it and everything after it are retried in order with the next write,
         so bans, lifts and read positions reach the store once it works again (the kernel had them all
         along). History rows are dropped while the store fails: volume, not decisions."""
+        if kind == "events":
+            self.history_out += sum(len(batch) for batch, _ in payloads)
         if kind == "events" and self._delayed:
             self.history_dropped += sum(len(batch) for batch, _ in payloads)
             kind, payloads = "retry", []

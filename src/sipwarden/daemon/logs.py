@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from ..events import Event
-from ..parsers.logstream import LogParser
+from ..parsers.bulk import BulkParser
 from ..sources.follow import FollowedFile, Position, Watcher
 from ..store.sqlite import Store
 from ..timefmt import Clock, tz_from_name
@@ -44,27 +44,35 @@ class LogSources:
         self.lines = 0
         year, tz = dt.date.today().year, tz_from_name(timezone)
         self.files = {p: FollowedFile(p) for p in paths}
-        self.parsers = {p: LogParser(Clock(year, tz), file=p) for p in paths}
+        # the chunked parser `scan` uses (same events as the line API, quiet lines skipped at C speed)
+        self.parsers = {p: BulkParser(Clock(year, tz), file=p) for p in paths}
         self._draining: set[str] = set()
         self._backlog: Iterator[Event] | None = None
         self.watcher: Watcher | None = None
 
     # -- start and stop --------------------------------------------------------------------------
 
-    def open(self, store: Store, from_start: bool) -> None:
+    def open(self, store: Store, from_start: bool) -> list[tuple[str, int, int, str]]:
         """Open every file at its saved position (or its end, or its start with `from_start`) and set
-        the backlog up; `start` works it off on the loop."""
+        the backlog up; `start` works it off on the loop. Returns the positions opened at, to be saved
+        at once: a file first seen now is then known from here on, and after a crash before the first
+        save its lines are read from here, not skipped as those of a file never seen."""
         rests: dict[str, list[tuple[int, str]]] = {}
+        opened: list[tuple[str, int, int, str]] = []
         for path, f in self.files.items():
             saved = store.load_position(path)
             pos = Position(saved.inode, saved.offset, saved.head_hash) if saved else None
             rests[path] = f.open(pos, from_end=pos is None and not from_start)
+            if f.fh is not None and not rests[path]:
+                p = f.position()
+                opened.append((path, p.inode, p.offset, p.head_hash))
         from ..scan import reorder
         streams = [reorder(self._file_events(p, rests[p])) for p in self.files]
         if len(streams) == 1:
             self._backlog = (ev for _, _, ev in streams[0])
         else:
             self._backlog = (ev for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]))
+        return opened
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.watcher = Watcher(self.paths)
@@ -97,14 +105,14 @@ class LogSources:
 
     def _file_events(self, path: str, first: list[tuple[int, str]]) -> Iterator[Event]:
         """A file's events from where it was opened to its end now, read in slices as the merge asks."""
-        f, parser = self.files[path], self.parsers[path]
+        f = self.files[path]
         lines = first
         while True:
             yield from self._parse(path, lines)
             lines = f.read(READ_BUDGET)
             if not lines and not f.more:
                 break
-        yield from parser.flush()
+        yield from self._parse(path, [], end=True)
 
     def _backlog_step(self) -> None:
         it = self._backlog
@@ -148,10 +156,9 @@ class LogSources:
         f = self.files.get(path)
         if f is None:
             return
-        events = list(self._parse(path, f.read(READ_BUDGET)))
-        if not f.more:  # a slice may end inside a split event: flush only at the end of the data
-            events.extend(self.parsers[path].flush())
-        elif path not in self._draining:
+        # a slice may end inside a split event: the parser is flushed only at the end of the data
+        events = self._parse(path, f.read(READ_BUDGET), end=not f.more)
+        if f.more and path not in self._draining:
             self._draining.add(path)
             asyncio.get_running_loop().call_soon(self._drain_again, path)
         if events:
@@ -161,20 +168,40 @@ class LogSources:
         self._draining.discard(path)
         self._drain(path)
 
-    def _parse(self, path: str, lines: list[tuple[int, str]]) -> list[Event]:
-        if not lines:
-            return []
-        parser = self.parsers[path]
-        parser.clock.not_after = self.clock()  # a year-less time later than now is last year's
+    def _parse(self, path: str, lines: list[tuple[int, str]], end: bool = False) -> list[Event]:
+        """Events of complete lines; `end`: the data ends here for now (what the parser held back for
+        the next lines is read too)."""
+        bulk = self.parsers[path]
+        bulk.clock.not_after = self.clock()  # a year-less time later than now is last year's
         events: list[Event] = []
-        feed = parser.feed
-        for lineno, text in lines:
+        if lines:
+            self.lines += len(lines)
+            text = "\n".join([t for _, t in lines])
+            text += "\n"
             try:
-                events.extend(feed(text, lineno))
-            except Exception:  # a parser bug must never stop the daemon; the line is counted
-                self.errors.record("parse", f"{path}:{lineno}")
-        self.lines += len(lines)
+                events = bulk.feed(text)
+            except Exception:  # a parser bug must never stop the daemon: those lines one by one
+                self.errors.record("parse", f"{path}: lines {lines[0][0]}-{lines[-1][0]}")
+                events = self._one_by_one(bulk, lines)
+        if end:
+            try:
+                events.extend(bulk.close())
+            except Exception:
+                self.errors.record("parse", f"{path}: end of the data")
         return events
+
+    def _one_by_one(self, bulk: BulkParser, lines: list[tuple[int, str]]) -> list[Event]:
+        """After a parser error in a chunk: each line through the line API, so only the bad one is lost."""
+        bulk.__init__(bulk.clock, bulk.file)  # start clean (the clock, with its year, is kept)
+        out: list[Event] = []
+        feed = bulk.parser.feed
+        for n, (_, text) in enumerate(lines, 1):
+            try:
+                out.extend(feed(text, n))
+            except Exception:
+                self.errors.counts["parse"] += 1
+        bulk._next = len(lines) + 1  # noqa: SLF001 - keep the line count going
+        return out
 
     # -- positions and status --------------------------------------------------------------------
 

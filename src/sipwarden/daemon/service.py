@@ -68,8 +68,8 @@ class Daemon:
                    "uptime": round(now - self.started, 1), "backend": self.cfg.ban.backend,
                    "firewall_error": k.error, "active_bans": len(self.bans.active(now)),
                    "tracked_sources": len(self.engine.sources), "tamper_events": self.engine.tamper,
-                   "lines": self.logs.lines, "events": p["events"], "verdicts": b["verdicts"], "bans": b["bans"],
-                   "unbans": b["unbans"], "catching_up": self.logs.catching_up}
+                   "lines": self.logs.lines, "events": p["events"], "verdicts": b["verdicts"],
+                   "catching_up": self.logs.catching_up}
         summary["health"], summary["problems"] = self.health()
         return self.status.report(summary)
 
@@ -147,7 +147,7 @@ class Daemon:
         from ..blocklist.runtime import Blocklists
         self.blocklists = Blocklists(cfg.blocklists, cfg.ban, bans.policy.whitelist, self.state_dir)
         self.logs = LogSources(self.watch, cfg.log.timezone, feed, errors, clock)
-        self.logs.open(store, self.from_start)
+        bans.journal.positions(self.logs.open(store, self.from_start), clock())
         from ..sources.wire_runtime import for_config
         self.wire = for_config(cfg, feed,  # HEP, live capture, AMI (none by default)
                                lambda ip: getattr(self.engine.sources.get(ip), "verdict", None) is not None)

@@ -16,7 +16,6 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -94,7 +93,11 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _EVENT_FIELDS = ("port", "transport", "service", "account", "target", "method", "user_agent", "fingerprint",
                  "origin", "detail", "file", "line")
 _EVENT_COLUMNS = ("time", "ip", "kind", *_EVENT_FIELDS)
-_event_row = operator.attrgetter(*_EVENT_COLUMNS)  # by name: works for a dataclass or a NamedTuple Event
+# INSERT columns in Event's own field order, so an Event tuple binds directly.
+_INSERT_EVENTS = (f"INSERT INTO events ({', '.join(Event._fields)}) "
+                  f"VALUES ({', '.join('?' * len(Event._fields))})")
+assert set(Event._fields) == set(_EVENT_COLUMNS)
+_dumps = json.JSONEncoder(sort_keys=True, default=str).encode  # one encoder: json.dumps(**kw) makes one a call
 _BAN_COLUMNS = "ip, reason, evidence, start, expires, manual, offence, ended, ended_by"
 _OPEN = "ended IS NULL AND (expires IS NULL OR expires > ?)"  # an active ban at time ?
 
@@ -233,7 +236,7 @@ class Store:
         counted here. Any ban of `ip` not yet ended is closed first (see `add_bans`)."""
         with self._tx() as db:
             offence = db.execute("SELECT count(*) FROM bans WHERE ip = ?", (ip,)).fetchone()[0] + 1
-            doc = json.dumps(evidence, sort_keys=True, default=str)
+            doc = _dumps(evidence)
             rec = BanRecord(ip, reason, json.loads(doc), start, expires, manual, offence)
             self._insert_bans(db, [rec])
         return rec
@@ -257,7 +260,7 @@ class Store:
             db.execute("UPDATE bans SET ended = ?, ended_by = 'replaced' WHERE ip = ? AND ended IS NULL",
                        (r.start, r.ip))
         db.executemany(f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                       [(r.ip, r.reason, json.dumps(r.evidence, sort_keys=True, default=str), r.start, r.expires,
+                       [(r.ip, r.reason, _dumps(r.evidence), r.start, r.expires,
                          int(r.manual), r.offence) for r in records])
 
     def offence_counts(self) -> dict[str, int]:
@@ -330,14 +333,14 @@ class Store:
     # -- event history ---------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event]) -> None:
-        """Append events in one transaction (the daemon batches them; one commit per batch)."""
+        """Append events in one transaction (the daemon batches them; one commit per batch).
+
+        The events are bound as they are (Event's fields in their own order, Kind is a str): no row
+        is rebuilt in Python, which matters when the daemon writes a flood's history."""
         if not events:
             return
-        get = _event_row
-        rows = [(r[0], r[1], str(r[2]), *r[3:]) for r in map(get, events)]
-        marks = ", ".join("?" * len(_EVENT_COLUMNS))
         with self._tx() as db:
-            db.executemany(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks})", rows)
+            db.executemany(_INSERT_EVENTS, events)
 
     def events_for(self, ip: str | None, since: float | None = None, limit: int = 1000) -> list[dict]:
         """The newest `limit` events of `ip` (None: of every source) at or after `since`, in time order.
