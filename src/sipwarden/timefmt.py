@@ -10,8 +10,9 @@ modification year; daemon: today).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
@@ -31,12 +32,35 @@ _EVENTTV = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?([
 
 
 def tz_from_name(name: str | None) -> dt.tzinfo:
-    """'UTC', an IANA name like 'Europe/Berlin', or 'local'/None for the host's zone."""
+    """'UTC', an IANA name like 'Europe/Berlin', or 'local'/None for the host's zone.
+
+    The host's zone is its rules (daylight saving included), not today's offset: a summer log read
+    in winter, or a daemon running across a change, must keep lining up with the security log's
+    EventTV, which carries its own offset."""
     if name in (None, "", "local"):
-        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+        return local_zone()
     if name.upper() == "UTC":
         return dt.UTC
     return ZoneInfo(name)
+
+
+def local_zone() -> dt.tzinfo:
+    """The host's time zone with its rules: $TZ, else /etc/localtime (by its zoneinfo name where it
+    links to one), else today's fixed offset as a last resort."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            return dt.UTC if tz.upper() in ("UTC", "UTC0", "GMT") else ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    try:
+        real = os.path.realpath("/etc/localtime")
+        if "/zoneinfo/" in real:
+            return ZoneInfo(real.split("/zoneinfo/", 1)[1])
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
 
 
 class Clock:
@@ -67,6 +91,9 @@ class Clock:
             if len(self._cache) > 8192:
                 self._cache.clear()
             self._cache[key] = t
+        last = self.last
+        if last is not None and t < last - 300 and m.group("tz") is None:
+            t = self._second_pass(t, last)
         self.last = t
         return t
 
@@ -84,9 +111,22 @@ class Clock:
                 if t is None and j - pos == 16:
                     t = self._bracket_month(key)
                 if t is not None:
+                    last = self.last
+                    if last is not None and t < last - 300:
+                        t = self._second_pass(t, last)
                     self.last = t
                     return t
         return self.line_time(text[pos:end])
+
+    def _second_pass(self, t: float, last: float) -> float:
+        """`t` read as the repeated hour's second pass when the clock went back (the end of daylight
+        saving writes 02:00-02:59 twice): a line an hour earlier than the one before it is the later
+        of the two readings if there is one, so lines across the change stay in order."""
+        if isinstance(self.tz, dt.timezone):
+            return t  # a fixed offset has no repeated hour
+        local = dt.datetime.fromtimestamp(t, self.tz)
+        later = local.replace(fold=1).timestamp()
+        return later if later > t and later >= last - 300 else t
 
     def _bracket_month(self, key: str) -> float | None:
         """`line_time` for Asterisk's default "[Nov 23 19:00:00]" without the regex, or None: use it.
