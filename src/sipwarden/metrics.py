@@ -8,6 +8,7 @@ read from its parts at scrape time by a custom collector, so there is one count 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-# ban latency: the deciding line's events reach the pipeline -> the kernel transaction is done
+# ban latency: the deciding line's events reach the pipeline (the turn that read them) -> the kernel has the ban
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WIRE_GAUGES = frozenset({"ami_connected", "pbx_addresses"})  # wire status values that are states, not counts
 _kind = itemgetter(2)
@@ -34,44 +35,59 @@ class Metrics:
         self.bans = PromCounter("sipwarden_bans", "Bans made, by reason", ["reason", "origin"], registry=self.registry)
         self.unbans = PromCounter("sipwarden_unbans", "Bans ended, by who or what ended them", ["by"],
                                   registry=self.registry)
-        self.latency = Histogram("sipwarden_ban_latency_seconds", "Automatic bans: the deciding events reaching "
-                                 "the pipeline -> the kernel transaction done", buckets=LATENCY_BUCKETS,
+        self.latency = Histogram("sipwarden_ban_latency_seconds", "Automatic bans: the deciding line's events "
+                                 "reaching the pipeline -> the kernel transaction done", buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
         self.events_by_kind: Counter[str] = Counter()
-        self._pending: dict[float, int] = {}  # decision time -> bans waiting for the kernel barrier
+        self._pending: dict[float, list] = {}  # decision time -> [bans, read time] waiting for the kernel
+        self._turn: float | None = None  # when this loop turn's first events reached the pipeline
         self.daemon = None
 
     # -- feeding ---------------------------------------------------------------------------------
 
     def counting(self, feed: Callable[[list], None]) -> Callable[[Iterable], None]:
-        """Wrap the pipeline's feed so events are counted by kind (at C speed, per batch)."""
+        """Wrap the pipeline's feed: events are counted by kind (at C speed, per batch), and the
+        time the first batch of a loop turn arrived is kept: the verdicts it yields are decided at
+        the end of that turn, so a ban's latency counts from its lines reaching the pipeline."""
         kinds = self.events_by_kind
+        clock = self.clock
 
         def counted(events: Iterable) -> None:
             if not isinstance(events, list):
                 events = list(events)
             kinds.update(map(_kind, events))
+            if self._turn is None:
+                self._turn = clock()
+                try:
+                    asyncio.get_running_loop().call_soon(self._end_turn)  # after the turn's decision
+                except RuntimeError:
+                    self._turn = None
             feed(events)
         return counted
+
+    def _end_turn(self) -> None:
+        self._turn = None
 
     def on_change(self, c) -> None:  # noqa: ANN001 - a daemon.bans.BanChange
         """BanService listener: count the change; time automatic bans until the kernel has them."""
         if c.kind == "ban":
             self.bans.labels(c.reason, c.origin.split(":", 1)[0]).inc()
             if not c.manual and self.daemon is not None:
-                n = self._pending.get(c.at, 0)
-                self._pending[c.at] = n + 1
-                if n == 0:  # one barrier per batch (a batch shares its decision time)
+                p = self._pending.get(c.at)
+                if p is not None:
+                    p[0] += 1
+                else:  # one barrier per batch (a batch shares its decision time)
+                    self._pending[c.at] = [1, min(self._turn or c.at, c.at)]
                     self.daemon.bans.kernel.barrier().add_done_callback(lambda f, at=c.at: self._applied(f, at))
         else:
             self.unbans.labels(c.origin).inc()
 
     def _applied(self, fut: Future, at: float) -> None:
         """On the kernel's thread, once the batch decided at `at` went through (or failed)."""
-        n = self._pending.pop(at, 0)
+        n, read = self._pending.pop(at, (0, at))
         if self.daemon is None or self.daemon.bans.kernel.error is not None:
             return  # not in the kernel: no latency to report (the firewall error is its own metric)
-        took = max(self.clock() - at, 0.0)
+        took = max(self.clock() - read, 0.0)
         for _ in range(n):
             self.latency.observe(took)
 
