@@ -156,6 +156,9 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
             _verdict_table(result.verdicts)
     for note in getattr(result, "notes", ()):
         click.echo(f"sipwarden: {note}", err=True)
+    for v in result.verdicts:
+        if v.reason == "compromise":
+            click.echo(f"sipwarden: COMPROMISED {_compromise_line(v)}", err=True)
     per_s = (result.lines or result.events) / elapsed if elapsed > 0 else 0
     click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
                f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
@@ -249,6 +252,32 @@ def print_table(headers: list[str], rows: list[list[str]], title: str | None = N
         out.write("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1] + "\n")
 
 
+def _compromise_line(v: Verdict) -> str:
+    """One line for a cracked account: what to do comes first (change the password)."""
+    account = v.accounts[0] if v.accounts else "?"
+    return (f"account {account} from {v.ip} after {v.counts.get('failures_before', '?')} failed attempts, first "
+            f"success {iso(v.at)[:19].replace('T', ' ')} UTC: change its password")
+
+
+def _operator_rules(cfg, who: str, mine: list) -> dict[str, str]:  # noqa: ANN001
+    """What [detect] registrations_from and canary_accounts say about this address (only those set)."""
+    from .addr import AddressSet
+    from .events import Kind
+    d = cfg.detect
+    out = {}
+    if d.registrations_from:
+        inside = who in AddressSet(d.registrations_from)
+        logins = sum(1 for e in mine if e.kind in (Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED,
+                                                    Kind.CHALLENGE_SENT, Kind.AUTH_OK) and e.method != "INVITE")
+        out["registrations_from"] = ("inside: phones may register from here" if inside else
+                                     f"outside: {logins} login attempts from here; the first one is a ban")
+    if d.canary_accounts:
+        touched = sorted({a for e in mine for a in (e.account, e.target) if a in d.canary_accounts})
+        out["canary_accounts"] = (f"touched {', '.join(touched)}: a ban on the first touch" if touched else
+                                  f"none of {', '.join(d.canary_accounts)} touched")
+    return out
+
+
 def _verdict_table(verdicts: list[Verdict]) -> None:
     if not verdicts:
         click.echo("No attackers found.")
@@ -287,10 +316,15 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
     verdict = next((v for v in result.verdicts if v.ip == who), None)
     nets = [v for v in result.verdicts if "/" in v.ip and _in_net(who, v.ip)]
     whitelisted = who in cfg.whitelist_set()
+    rules = _operator_rules(cfg, who, mine)
     doc = {
         "ip": who,
         "whitelisted": whitelisted,
         "verdict": verdict.to_dict() if verdict else None,
+        "compromise": {"account": verdict.accounts[0] if verdict.accounts else None, "source": who,
+                       "failures_before": verdict.counts.get("failures_before"), "first_success": iso(verdict.at)}
+        if verdict is not None and verdict.reason == "compromise" else None,
+        "operator_rules": rules,
         "networks": [v.to_dict() for v in nets],
         "events": len(mine),
         "by_kind": _count(str(e.kind) for e in mine),
@@ -307,12 +341,16 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
     click.echo(f"{who}: {len(mine)} events in {', '.join(paths)}")
     if whitelisted:
         click.echo("  whitelisted: never reported or banned")
+    if doc["compromise"]:
+        click.echo(f"  COMPROMISED: {_compromise_line(verdict)}")  # type: ignore[arg-type]
     if verdict:
         click.echo(f"  verdict: {verdict.reason} at {iso(verdict.at)} — {verdict.evidence}")
     elif not mine:
         click.echo("  nothing about this address in these logs")
     else:
         click.echo("  no verdict: below every threshold")
+    for k, text in rules.items():
+        click.echo(f"  {k}: {text}")
     for v in nets:
         click.echo(f"  its network {v.ip}: {v.reason} — {v.evidence}")
     if mine:

@@ -5,7 +5,9 @@ Rules, in order:
 1. Whitelisted sources are never banned, whatever the evidence (UDP sources can be forged, and
    banning a trunk or the host itself is worse than any attack). A prefix verdict is refused if
    it overlaps anything whitelisted.
-2. A source already banned is left alone (no ban re-issued, no offence counted).
+2. A source already banned is left alone (no ban re-issued, no offence counted), unless the new
+   verdict is `compromise`: a cracked account is banned again, for `maxtime`, so the store and
+   `sipwarden bans` show it with its evidence.
 3. Otherwise ban for `bantime * increment ** offences`, capped at `maxtime`, like fail2ban's
    `bantime.increment`: repeat offenders stay out longer, and automatic bans always expire.
 4. A verdict on unproven evidence (UDP with no round trip: the source could be forged) is
@@ -48,6 +50,8 @@ class Policy:
             return Decision(verdict, False, None, "not an address or network")
         if target in self.whitelist:
             return Decision(verdict, False, None, "whitelisted")
+        if verdict.reason is Reason.COMPROMISE:
+            return Decision(verdict, True, self.cfg.maxtime, "compromised account")
         if already_banned:
             return Decision(verdict, False, None, "already banned")
         d = self.duration(offences)

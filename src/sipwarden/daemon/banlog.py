@@ -33,6 +33,10 @@ class BanLog:
 
     def __call__(self, c: BanChange) -> None:
         self.tick()
+        if c.kind == "ban" and c.reason == "compromise":  # a cracked account: always its own line, first in rank
+            log.error("COMPROMISE %s: %s - banned for %s (%s)", c.ip, c.evidence.get("evidence", ""),
+                      span(c.duration), c.why)
+            return
         if self._lines[c.kind] < self.per_second:
             self._lines[c.kind] += 1
             if c.kind == "ban":
