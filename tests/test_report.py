@@ -125,6 +125,16 @@ def test_report_verdicts_are_scans(tmp_path):
     assert "default-src 'none'" in text  # and the browser is told to refuse any load
 
 
+def test_report_of_a_capture_is_scans(tmp_path):
+    cap = str(REPO / "tests" / "data" / "lab" / "kamailio_attack.pcapng.gz")
+    scan = subprocess.run([SIPWARDEN, "scan", "--format", "json", cap], capture_output=True, text=True, check=True)
+    out = tmp_path / "r.html"
+    subprocess.run([SIPWARDEN, "report", "--html", str(out), cap], capture_output=True, text=True, check=True)
+    doc = island(out.read_text())
+    assert doc["verdicts"] == [json.loads(line) for line in scan.stdout.splitlines()] and doc["verdicts"]
+    assert "request" in doc["timeline"]["kinds"]  # wire requests are drawn too
+
+
 def test_since_until_narrow_the_report(tmp_path):
     logs = [str(SAMPLE / "messages.gz"), str(SAMPLE / "security.gz")]
     whole = build.from_logs(tuple(logs), Config())
