@@ -284,3 +284,14 @@ def test_daemon_reports_its_firewall_failing(hook):
         assert hook.kinds()[0] == "lifecycle" and hook.kinds()[-1] == "lifecycle", hook.kinds()
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_check_config_never_shows_notification_urls(tmp_path):
+    import subprocess
+
+    from warden import SIPWARDEN
+    conf = tmp_path / "c.toml"
+    conf.write_text('[notify]\nwebhook = ["https://hooks.example.com/services/T0/B0/XSECRETX"]\n'
+                    'apprise = ["tgram://123456:BOTSECRET/987"]\n')
+    out = subprocess.run([SIPWARDEN, "check-config", "--config", str(conf)], capture_output=True, text=True).stdout
+    assert "hooks.example.com" in out and "XSECRETX" not in out and "BOTSECRET" not in out

@@ -182,10 +182,16 @@ def is_secret(key: str) -> bool:
     return bool(SECRET_KEY.search(key)) and not key.endswith("_file")
 
 
+# settings whose values are URLs that are secrets as a whole (a webhook's path, a bot token)
+SECRET_URL_KEYS = frozenset({"webhook", "apprise"})
+
+
 def masked(key: str, value: typing.Any) -> typing.Any:
     """A value as it may be shown or logged: secrets as `********`, passwords inside URLs too."""
     if is_secret(key) and value:
         return "********"
+    if key in SECRET_URL_KEYS and isinstance(value, tuple | list):
+        return [_redact(str(v)) for v in value]
     if isinstance(value, str):
         return URL_CREDENTIALS.sub("********", value)
     if isinstance(value, tuple | list):
@@ -344,7 +350,16 @@ def load(path: str | Path | None) -> Config:
 
 
 def _redact(url: str) -> str:
-    """A URL fit for an error message: notification URLs carry secrets (tokens, passwords)."""
+    """A URL fit for an error message or a log: notification URLs carry secrets (tokens, passwords,
+    a bot token where the host would be), so only the scheme and a plain host name are kept."""
     scheme, sep, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}{sep}{host}/..." if sep else "(not a URL)"
+    if not sep:
+        return "(not a URL)"
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    name, colon, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if colon and port.isdigit():
+        host = name
+    elif colon:
+        host = ""
+    plain = host and (host.startswith("[") or "." in host or host == "localhost")
+    return f"{scheme}://{host if plain else '***'}/..."
