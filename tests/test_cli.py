@@ -88,7 +88,7 @@ def test_explain(tmp_path):
 
 def test_clear_errors(tmp_path):
     r = run("scan", str(tmp_path / "missing.log"))
-    assert r.exit_code == 1 and "missing.log" in r.output and "No such file" in r.output
+    assert r.exit_code == 2 and "missing.log" in r.output and "No such file" in r.output
     bad = tmp_path / "bad.toml"
     for text, words in [
         ("[detect]\nbruteforce_maxretry = 'five'\n", "detect.bruteforce_maxretry: expected an integer"),

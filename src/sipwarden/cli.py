@@ -51,11 +51,21 @@ def _config(path: str | None) -> Config:
         raise OperatorError(str(e)) from None
 
 
-def _logs(paths: tuple[str, ...], cfg: Config) -> list[LogFile]:
-    try:
-        return [open_log(p, cfg.log.year) for p in paths]
-    except SourceError as e:
-        raise click.ClickException(str(e)) from None
+def _logs(paths: tuple[str, ...], cfg: Config, unread: list[str] | None = None) -> list[LogFile]:
+    """The logs, checked now. With `unread` (scan, explain) a file that cannot be opened or read to its
+    end is noted there and the others are read; without it the first such file is an error."""
+    logs = []
+    for p in paths:
+        try:
+            lg = open_log(p, cfg.log.year)
+        except SourceError as e:
+            if unread is None:
+                raise OperatorError(str(e)) from None
+            unread.append(str(e))
+            continue
+        lg.keep_going = unread is not None
+        logs.append(lg)
+    return logs
 
 
 class LazyGroup(click.Group):
@@ -94,11 +104,23 @@ class LazyGroup(click.Group):
             raise OperatorError(os_error_text(e)) from None
 
 
-def _inputs(paths: tuple[str, ...], cfg: Config) -> tuple[list[LogFile], list[str]]:
+def _inputs(paths: tuple[str, ...], cfg: Config, unread: list[str] | None = None) -> tuple[list[LogFile], list[str]]:
     """Split the operator's paths into log files (checked now) and capture files."""
     from .sources import wire_scan
     captures, rest = wire_scan.split_captures(paths)
-    return _logs(tuple(rest), cfg), list(captures)
+    return _logs(tuple(rest), cfg, unread), list(captures)
+
+
+PARTIAL = 3  # exit status of scan/explain when some input could not be read (the rest was)
+
+
+def _report_unread(unread: list[str], logs: list[LogFile]) -> None:
+    """Name every input not (fully) read, on stderr, and exit PARTIAL; 2 if nothing was read at all."""
+    unread = unread + [lg.error for lg in logs if lg.error]
+    for what in unread:
+        click.echo(f"sipwarden: NOT READ: {what}", err=True)
+    if unread:
+        sys.exit(PARTIAL)
 
 
 def _run(logs: list[LogFile], captures: list[str], cfg: Config, on_event):  # noqa: ANN001, ANN202
@@ -130,7 +152,9 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
     """
     fmt = "json" if json_flag else fmt
     cfg = _config(config_path)
-    logs, captures = _inputs(paths, cfg)
+    unread: list[str] = []
+    logs, captures = _inputs(paths, cfg, unread)
+    _nothing_readable(logs, captures, unread)
     out = sys.stdout
     on_event = None
     if show_events:
@@ -163,6 +187,14 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
     click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
                f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
                f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s)", err=True)
+    _report_unread(unread, logs)
+
+
+def _nothing_readable(logs: list[LogFile], captures: list[str], unread: list[str]) -> None:
+    if not logs and not captures:
+        for what in unread:
+            click.echo(f"sipwarden: NOT READ: {what}", err=True)
+        raise OperatorError("none of the inputs could be read")
 
 
 def _chain(a, b):  # noqa: ANN001, ANN202
@@ -296,29 +328,40 @@ def _verdict_table(verdicts: list[Verdict]) -> None:
 @click.argument("ip")
 @click.argument("paths", nargs=-1, required=True)
 def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, ...]) -> None:
-    """Tell the evidence the logs (and captures) hold against one address."""
-    from .addr import normalize
+    """Tell the evidence the logs (and captures) hold against one address or network (CIDR)."""
+    import ipaddress
 
+    from .addr import normalize
     who = normalize(ip)
+    net = None
     if who is None:
-        raise click.ClickException(f"not an IP address: {ip!r}")
+        try:
+            net = ipaddress.ip_network(ip.strip(), strict=False)
+        except ValueError:
+            raise OperatorError(f"not an IP address or network: {ip!r}") from None
+        who = str(net)
     cfg = _config(config_path)
-    logs, captures = _inputs(paths, cfg)
+    unread: list[str] = []
+    logs, captures = _inputs(paths, cfg, unread)
+    _nothing_readable(logs, captures, unread)
     mine = []
 
     def keep(ev) -> None:  # noqa: ANN001
-        if ev.ip == who and len(mine) < 10_000:
+        if len(mine) < 10_000 and (ev.ip == who if net is None else _in_net(ev.ip, who)):
             mine.append(ev)
     try:
         result = _run(logs, captures, cfg, keep)
     except SourceError as e:
         raise click.ClickException(str(e)) from None
     verdict = next((v for v in result.verdicts if v.ip == who), None)
-    nets = [v for v in result.verdicts if "/" in v.ip and _in_net(who, v.ip)]
-    whitelisted = who in cfg.whitelist_set()
+    nets = [v for v in result.verdicts if "/" in v.ip and v.ip != who and _in_net(who.split("/")[0], v.ip)]
+    inside = [v for v in result.verdicts if net is not None and "/" not in v.ip and _in_net(v.ip, who)]
+    whitelisted = who in cfg.whitelist_set() if net is None else any(_in_net(str(w), who) or _in_net(
+        who.split("/")[0], str(w)) for w in cfg.whitelist.addresses)
     rules = _operator_rules(cfg, who, mine)
     doc = {
         "ip": who,
+        "network": net is not None,
         "whitelisted": whitelisted,
         "verdict": verdict.to_dict() if verdict else None,
         "compromise": {"account": verdict.accounts[0] if verdict.accounts else None, "source": who,
@@ -326,6 +369,7 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
         if verdict is not None and verdict.reason == "compromise" else None,
         "operator_rules": rules,
         "networks": [v.to_dict() for v in nets],
+        "addresses": [v.to_dict() for v in inside],  # verdicts on addresses inside a network asked about
         "events": len(mine),
         "by_kind": _count(str(e.kind) for e in mine),
         "by_origin": _count(e.origin or "?" for e in mine),
@@ -334,9 +378,11 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
         "first_seen": iso(mine[0].time) if mine and mine[0].time else None,
         "last_seen": iso(mine[-1].time) if mine and mine[-1].time else None,
         "sample": [e.to_dict() for e in mine[:5]],
+        "unread": unread + [lg.error for lg in logs if lg.error],
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2))
+        _report_unread(unread, logs)
         return
     click.echo(f"{who}: {len(mine)} events in {', '.join(paths)}")
     if whitelisted:
@@ -346,13 +392,15 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
     if verdict:
         click.echo(f"  verdict: {verdict.reason} at {iso(verdict.at)} — {verdict.evidence}")
     elif not mine:
-        click.echo("  nothing about this address in these logs")
+        click.echo(f"  nothing about this {'network' if net else 'address'} in these logs")
     else:
         click.echo("  no verdict: below every threshold")
     for k, text in rules.items():
         click.echo(f"  {k}: {text}")
     for v in nets:
         click.echo(f"  its network {v.ip}: {v.reason} — {v.evidence}")
+    for v in inside:
+        click.echo(f"  {v.ip} inside it: {v.reason} — {v.evidence}")
     if mine:
         click.echo(f"  evidence used: {', '.join(f'{k} ({n})' for k, n in doc['by_origin'].items())}")
         click.echo(f"  kinds: {', '.join(f'{k} {n}' for k, n in doc['by_kind'].items())}")
@@ -364,9 +412,10 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
         click.echo("  first events:")
         for e in mine[:5]:
             click.echo("    " + _event_line(e))
+    _report_unread(unread, logs)
 
 
-def _in_net(ip: str, net: str) -> bool:
+def _in_net(ip: str | None, net: str) -> bool:
     import ipaddress
     try:
         return ipaddress.ip_address(ip) in ipaddress.ip_network(net)
@@ -383,22 +432,31 @@ def _count(items) -> dict[str, int]:  # noqa: ANN001
 @config_option
 @format_option
 def check_config(config_path: str | None, as_json: bool) -> None:
-    """Validate a config file and print the settings in force (secrets masked)."""
+    """Validate a config file and print the settings in force (secrets masked).
+
+    Exit status: 0 valid; 1 valid, but what it points at is missing here (logs, interfaces, the ban
+    command, the state dir: each named); 2 invalid.
+    """
     import dataclasses
 
-    from .config import masked
+    from .config import environment_problems, masked
     cfg = _config(config_path)
+    problems = environment_problems(cfg)
     settings = {section.name: {k: masked(k, list(v) if isinstance(v, tuple) else v)
                                for k, v in dataclasses.asdict(getattr(cfg, section.name)).items()}
                 for section in dataclasses.fields(cfg)}
     if as_json:
-        click.echo(json.dumps({"config": config_path, "ok": True, "settings": settings}, indent=2))
-        return
-    click.echo(f"{config_path or '(defaults)'}: OK")
+        click.echo(json.dumps({"config": config_path, "ok": not problems, "problems": problems,
+                               "settings": settings}, indent=2))
+        sys.exit(1 if problems else 0)
+    click.echo(f"{config_path or '(defaults)'}: " + ("valid, but:" if problems else "OK"))
+    for problem in problems:
+        click.echo(f"  PROBLEM: {problem}")
     for name, values in settings.items():
         click.echo(f"[{name}]")
         for k, v in values.items():
             click.echo(f"  {k} = {json.dumps(v)}")
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

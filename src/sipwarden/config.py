@@ -286,6 +286,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"ban.backend: expected nftables, ipset, command or dry-run, got {cfg.ban.backend!r}")
     if cfg.ban.backend == "command" and not cfg.ban.command:
         raise ConfigError("ban.command: required when ban.backend = \"command\"")
+    from .enforce import EnforceError, check_names
+    try:
+        check_names(cfg.ban)
+    except EnforceError as e:
+        raise ConfigError(str(e)) from None
     for p in cfg.ban.ports:
         if not 0 < p < 65536:
             raise ConfigError(f"ban.ports: {p} is not a port number")
@@ -328,6 +333,44 @@ def _validate(cfg: Config) -> None:
             ZoneInfo(cfg.log.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"log.timezone: unknown time zone {cfg.log.timezone!r}") from None
+
+
+def environment_problems(cfg: Config) -> list[str]:
+    """What a valid config points at that is not there on this host (for `check-config`): watched
+    logs that are missing or unreadable, capture interfaces that do not exist, a ban command that
+    cannot run, a state dir that cannot be made. The daemon copes with each (it retries), but an
+    operator wants to know now."""
+    import os
+    import shlex
+    import shutil
+    out = []
+    for path in cfg.daemon.watch:
+        if not os.path.exists(path):
+            parent = os.path.dirname(path) or "."
+            why = "missing (its directory exists: followed once it appears)" if os.path.isdir(parent) else \
+                f"missing, and so is its directory {parent}"
+            out.append(f"daemon.watch: {path}: {why}")
+        elif not os.access(path, os.R_OK):
+            out.append(f"daemon.watch: {path}: not readable by this user (the daemon's user needs group adm "
+                       "or asterisk)")
+        elif os.path.isdir(path):
+            out.append(f"daemon.watch: {path}: a directory; give the log files in it")
+    for iface in cfg.wire.capture:
+        if iface != "any" and not os.path.exists(f"/sys/class/net/{iface}"):
+            out.append(f"wire.capture: no interface {iface!r} on this host")
+    if cfg.ban.backend == "command":
+        prog = shlex.split(cfg.ban.command)[0]
+        if not (shutil.which(prog) if "/" not in prog else os.access(prog, os.X_OK)):
+            out.append(f"ban.command: {prog}: not found or not executable")
+    state = cfg.daemon.state_dir
+    probe = state
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe.rstrip("/")) or "/"
+    if os.path.exists(state) and not os.path.isdir(state):
+        out.append(f"daemon.state_dir: {state}: not a directory")
+    elif probe and not os.access(probe, os.W_OK | os.X_OK):
+        out.append(f"daemon.state_dir: {state}: not writable by this user ({probe})")
+    return out
 
 
 def load(path: str | Path | None) -> Config:

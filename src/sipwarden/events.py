@@ -117,6 +117,7 @@ class Verdict:
     evidence: str = ""  # a one-line human explanation
     origins: tuple[str, ...] = ()  # which evidence sources were used
     proven: bool = True  # False: only UDP first packets, no round trip (could be forged; see detect/wire.py)
+    numbers: tuple[str, ...] = ()  # numbers dialled (toll fraud), apart from the accounts tried
 
     def to_dict(self) -> dict:
         d = {
@@ -130,9 +131,9 @@ class Verdict:
             "counts": dict(self.counts),
             "evidence": self.evidence,
             "origins": list(self.origins),
+            "numbers": list(self.numbers),
+            "proven": self.proven,
         }
-        if not self.proven:
-            d["proven"] = False
         return d
 
 

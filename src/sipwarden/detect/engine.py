@@ -99,13 +99,20 @@ class Engine:
             origin = ev[12]
             if origin not in src.origins:
                 src.origins += (origin,)
-            acct = ev[6] or ev[7]
+            acct = ev[6]
             if acct is not None:  # Source.tried, inlined
                 accounts = src.accounts
                 if accounts is NO_ACCOUNTS_TRIED:
                     src.accounts = [acct]
                 elif len(accounts) < MAX_ACCOUNTS_KEPT and acct not in accounts:
                     accounts.append(acct)
+            target = ev[7]
+            if target is not None:  # numbers dialled: kept apart from the accounts
+                numbers = src.numbers
+                if numbers is NO_ACCOUNTS_TRIED:
+                    src.numbers = [target]
+                elif len(numbers) < MAX_ACCOUNTS_KEPT and target not in numbers:
+                    numbers.append(target)
             self._until_sweep -= 1
             if self._until_sweep <= 0:
                 self._sweep()

@@ -14,7 +14,7 @@ NO_ACCOUNTS_TRIED: list[str] = []  # never appended to: Source.tried replaces it
 class Source:
     """Per-source evidence. Windows are created lazily: most sources only ever do one thing."""
 
-    __slots__ = ("ip", "first", "last", "total", "counts", "accounts", "ok_accounts", "origins",
+    __slots__ = ("ip", "first", "last", "total", "counts", "accounts", "numbers", "ok_accounts", "origins",
                  "verdict", "win", "fails")
 
     def __init__(self, ip: str, t: float) -> None:
@@ -24,6 +24,7 @@ class Source:
         self.total = 0
         self.counts: dict[str, int] = {}
         self.accounts: list[str] = NO_ACCOUNTS_TRIED  # replaced by a list of its own on first use
+        self.numbers: list[str] = NO_ACCOUNTS_TRIED  # numbers dialled (call targets), kept apart from accounts
         self.ok_accounts: set[str] | frozenset[str] = NO_LOGINS  # replaced by a set on first login
         self.origins: tuple[str, ...] = ()
         self.verdict: Verdict | None = None
@@ -77,6 +78,11 @@ class Source:
             accounts.append(account)
 
     def to_verdict(self, reason: Reason, at: float, evidence: str, ip: str | None = None) -> Verdict:
-        return Verdict(ip=ip or self.ip, reason=reason, at=at, events=self.total, accounts=tuple(self.accounts),
+        # A PBX often logs a call's dialled number as the "account" too (the security log's AccountID
+        # of a failed INVITE): such a name is a number dialled, not an account guessed.
+        numbers = self.numbers
+        accounts = tuple(a for a in self.accounts if a not in numbers) if numbers else tuple(self.accounts)
+        return Verdict(ip=ip or self.ip, reason=reason, at=at, events=self.total, accounts=accounts,
+                       numbers=tuple(numbers),
                        first_seen=self.first, last_seen=self.last, counts={str(k): v for k, v in self.counts.items()},
                        evidence=evidence, origins=tuple(sorted(o for o in self.origins if o)))

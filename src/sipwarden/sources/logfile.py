@@ -7,6 +7,7 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ class LogFile:
     year: int  # year assumed for timestamps without one (the file's modification year)
     size: int  # bytes on disk (0 for stdin); used for progress
     _fh: object = None
+    keep_going: bool = False  # a read error ends this file (noted in `error`) instead of raising
+    error: str | None = None  # why the file was not read to its end (keep_going)
 
     def lines(self) -> Iterator[str]:
         """Lines as text, each ending at LF only (Asterisk's line end: a bare CR inside a value is
@@ -42,17 +45,23 @@ class LogFile:
                 self._fh = opened  # for the progress bar
                 if self.path.endswith(".gz"):
                     raw = gzip.GzipFile(fileobj=opened)
+                    if self.keep_going:  # a truncated .gz: every byte before the cut, then a clean end
+                        raw = io.BufferedReader(_UpToTheCut(raw, self))
             text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
             try:
                 yield from pieces(text)
-            except (OSError, EOFError) as e:
-                raise SourceError(f"{self.path}: read error: {e}") from None
+            except (OSError, EOFError) as e:  # a truncated .gz, an I/O error
+                if not self.keep_going:
+                    raise SourceError(f"{self.path}: read error: {e}") from None
+                self.error = f"{self.path}: read error: {e} (read up to there)"
             finally:
                 if opened is not None:
                     opened.close()
                 self._fh = None
         except OSError as e:
-            raise SourceError(f"{self.path}: cannot open: {e.strerror or e}") from None
+            if not self.keep_going:
+                raise SourceError(f"{self.path}: cannot open: {e.strerror or e}") from None
+            self.error = f"{self.path}: cannot open: {e.strerror or e}"
 
     def progress(self) -> int:
         """Bytes of the file consumed so far (compressed bytes for .gz)."""
@@ -61,6 +70,26 @@ class LogFile:
             return fh.tell() if fh is not None else self.size  # type: ignore[attr-defined]
         except (OSError, ValueError):
             return self.size
+
+
+class _UpToTheCut(io.RawIOBase):
+    """A decompressing stream that ends cleanly where its data ends early (a truncated or corrupt
+    .gz), noting why in `log.error`, so the text before the cut is read and scanned."""
+
+    def __init__(self, inner: gzip.GzipFile, log: LogFile) -> None:
+        self.inner, self.log = inner, log
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # noqa: ANN001
+        try:
+            data = self.inner.read1(min(len(b), 1 << 16))  # read1: what one step gives, so the cut loses nothing
+        except (EOFError, OSError, zlib.error) as e:  # zlib.error: a corrupt block
+            self.log.error = f"{self.log.path}: read error: {e} (read up to there)"
+            return 0
+        b[: len(data)] = data
+        return len(data)
 
 
 def lf_lines(chunks: Iterator[str]) -> Iterator[str]:
