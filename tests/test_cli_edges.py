@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,8 +37,8 @@ def test_scan_truncated_gz_and_unreadable_file_give_the_rest_and_status_3(tmp_pa
     assert f"NOT READ: {tmp_path / 'gone.log'}: No such file or directory" in r.stderr
     half = gzip.decompress(data)[: 1000]
     assert half  # the readable part of the truncated file was scanned: its lines are counted
-    lines = int(r.stderr.split("sipwarden: ")[1].split(" lines")[0])
-    full_sec = int(sw("scan", str(DEV1 / "security.gz")).stderr.split("sipwarden: ")[1].split(" lines")[0])
+    lines = int(re.search(r"sipwarden: (\d+) lines", r.stderr).group(1))
+    full_sec = int(re.search(r"sipwarden: (\d+) lines", sw("scan", str(DEV1 / "security.gz")).stderr).group(1))
     assert lines > full_sec
     r = sw("scan", str(tmp_path / "gone.log"), str(tmp_path / "gone2.log"))
     assert r.returncode == 2 and "none of the inputs could be read" in r.stderr
