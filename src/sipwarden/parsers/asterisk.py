@@ -58,9 +58,13 @@ _CALL_TAIL = re.compile(r"(?P<ext>.*)' rejected because extension not found in c
 
 _IAX_HOST = re.compile(r"Host (?P<addr>[^\s']+) failed (?P<what>to authenticate as|MD5 authentication for|RSA "
                        r"authentication with inkeys) (?P<acct>.*?)(?: \([^()]* != [^()]*\))?\s*$")
+# chan_iax2 (authdebug): calls rejected (to a missing extension, or not allowed), peers denied registration
+_IAX_REJECT = re.compile(r"Rejected (?:connect|dial) attempt from (?P<addr>[^\s,']+), (?:who was trying to reach "
+                         r"'(?P<ext>.*)@[^@']*'|request '(?P<ext2>.*)@[^@']*' does not exist)\s*$")
+_IAX_DENIED = re.compile(r"Host (?P<addr>[^\s']+) denied access to register peer '(?P<acct>.*)'\s*$")
 _IAX_NOREG = re.compile(r"No registration for peer '(?P<acct>.*)' \(from (?P<addr>[^()\s]+)\)\s*$")
-_AMI = re.compile(r"(?P<addr>[^\s']+) (?P<what>failed to authenticate as|tried to authenticate with nonexistent user) "
-                  r"'(?P<acct>.*)'\s*$")
+_AMI = re.compile(r"(?P<addr>[^\s']+) (?P<what>failed to authenticate as|tried to authenticate with nonexistent user|"
+                  r"failed to pass IP ACL as) '(?P<acct>.*)'\s*$")
 _HACK = re.compile(r"hacking attempt detected '(?P<addr>[^'\s]+)'\s*$")
 _FREEPBX = re.compile(r"\"?Rejecting unknown SIP connection from (?P<addr>[^\s\"]+)\"?\s*$")
 # 1.8+: "Registered SIP 'peer' at ADDR"; 1.4/1.6: "... at IP port N" (peer names come from the config)
@@ -193,6 +197,16 @@ def iax2(msg: str) -> Event | None:
         hp = split_hostport(m.group("addr"), False)
         return Event(None, hp[0], Kind.UNKNOWN_ACCOUNT, port=hp[1], service="IAX2", account=m.group("acct"),
                      detail="No registration for peer") if hp else None
+    m = _IAX_DENIED.match(msg)
+    if m is not None:
+        hp = split_hostport(m.group("addr"), False)
+        return Event(None, hp[0], Kind.ACL_FAILED, port=hp[1], service="IAX2", account=m.group("acct"),
+                     detail="denied access to register") if hp else None
+    m = _IAX_REJECT.match(msg)
+    if m is not None:
+        hp = split_hostport(m.group("addr"), False)
+        return Event(None, hp[0], Kind.CALL_REJECTED, port=hp[1], service="IAX2", target=m.group("ext") or
+                     m.group("ext2"), method="NEW", detail="Rejected connect attempt") if hp else None
     return None
 
 
@@ -203,7 +217,9 @@ def manager(msg: str) -> Event | None:
     hp = split_hostport(m.group("addr"), False)
     if hp is None:
         return None
-    kind = Kind.AUTH_FAILED if m.group("what").startswith("failed") else Kind.UNKNOWN_ACCOUNT
+    what = m.group("what")
+    kind = Kind.ACL_FAILED if what.endswith("ACL as") else Kind.AUTH_FAILED if what.startswith("failed") else \
+        Kind.UNKNOWN_ACCOUNT
     return Event(None, hp[0], kind, port=hp[1], service="AMI", account=m.group("acct"), detail=m.group("what"))
 
 

@@ -45,7 +45,7 @@ def pick(msg: str) -> tuple[Callable[[str], Event | None], ...]:
         out = _SOFIA
     if ": Call (" in msg and out is not _CALL:
         out += _CALL
-    if "authenticat" in msg:
+    if "authenticat" in msg or "IP ACL" in msg:
         out += _MANAGER
     return out
 
@@ -56,7 +56,8 @@ _SOFIA = (freeswitch.sofia,)
 # The first four characters of each format that starts with words of its own.
 _FIRST: dict[str, tuple[Callable[[str], Event | None], ...]] = {
     "Regi": (asterisk.chan_sip_registration, asterisk.registered), "Requ": (asterisk.pjsip_distributor,),
-    "Call": _CALL, "Host": (asterisk.iax2,), "No r": (asterisk.iax2,), "Reje": (asterisk.freepbx_rejecting,),
+    "Call": _CALL, "Host": (asterisk.iax2,), "No r": (asterisk.iax2,),
+    "Reje": (asterisk.freepbx_rejecting, asterisk.iax2),
     '"Rej': (asterisk.freepbx_rejecting,), "hack": (asterisk.hacking_attempt,), "Drop": (asterisk.pjproject_dropping,),
     "sip_": (asterisk.pjproject_dropping,), "SIP ": _SOFIA, "Can'": _SOFIA, "Can ": _SOFIA,
 }
@@ -67,7 +68,8 @@ _FIRST: dict[str, tuple[Callable[[str], Event | None], ...]] = {
 # "sofia" and "SOFIA", which every FreeSWITCH line has).
 TRIGGERS = ("ailed", "extension not found", "sofia profile '", "Can't find user [", "Rejected by ",
             "Can not do authorization", "Registered SIP '",
-            "tried to authenticate with nonexistent", "No registration for peer",
+            "tried to authenticate with nonexistent", "No registration for peer", "IP ACL as", "attempt from ",
+            "denied access to register",
             "Rejecting unknown SIP connection", "hacking attempt", "bytes packet from", "SecurityEvent=")
 
 
