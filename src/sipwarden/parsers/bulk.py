@@ -4,18 +4,18 @@ Most lines of a busy PBX log say nothing about a source. Here they are skipped a
 the chunk is searched (`str.find`) for the words every parser needs (`logstream.TRIGGERS`), and
 only the lines holding one are read, by the very parsers the line API uses. Whatever could make
 the line API behave differently is handed to a `LogParser` for that chunk instead (the chunk is
-"dirty"): ANSI colours, carriage returns, over-long lines, a security event that cannot be read
-on its own line (`Incomplete`), or a line that cannot start a record within MAX_JOIN lines after
-a security event (a `%0A` split: only the line API reassembles). So attacker text never takes a
-shortcut: the careful path reads it.
+"dirty"): ANSI colours, carriage returns, over-long lines, SIP packet dumps, a security event that
+cannot be read on its own line (`Incomplete`), or a line that may end a split security event
+(`logstream.continues_event`) within reach of one (a `%0A` split: only the line API reassembles).
+So attacker text never takes a shortcut: the careful path reads it.
 
-The last MAX_JOIN lines of a chunk read in bulk are held back for the next chunk, so the lines
-after every security event read in bulk have been seen before its event is emitted.
+The last MAX_JOIN lines and REACH characters of a chunk read in bulk are held back for the next
+chunk, so the lines after every security event read in bulk have been seen before its event is
+emitted.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 
 from ..events import Event
@@ -26,7 +26,6 @@ from .prefix import message_start_in
 from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
-_NOT_BRACKET = re.compile(r"\n(?!\[)")  # a line that does not start with "[": maybe not a record start
 _BLOCK = MAX_LINE // 2  # a line longer than MAX_LINE fully covers one aligned block of this size
 REACH = MAX_SPLIT + MAX_LINE  # characters after a security event the line API may still rejoin it from
 

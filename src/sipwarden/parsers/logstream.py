@@ -28,7 +28,6 @@ MAX_SPLIT = 2 * 256  # twice MAX_ACCOUNT below: the window holds more than one A
 MAX_ACCOUNT = 256  # characters of AccountID Asterisk writes (chan_sip's char[256]; PJSIP's name is 37)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A line that starts a record of its own (timestamp, or a level tag as in journald/syslog).
-_RECORD_START = re.compile(r"\s*(?:\S+ \S+?\[\d+\]: )?(?:NOTICE|WARNING|ERROR|SECURITY|VERBOSE|DEBUG|DTMF)\s?\[")
 
 
 def pick(msg: str) -> tuple[Callable[[str], Event | None], ...]:
@@ -328,11 +327,6 @@ class LogParser:
                          for e in entry[2])
         joined = evs
         return out + self._hold([first, line, joined, text])
-
-    @staticmethod
-    def _is_record_start(line: str) -> bool:
-        return bool(line) and (line[0] == "[" or _RECORD_START.match(line) is not None
-                               or line[:3].isalpha() and line[3:4] == " " or line[:4].isdigit())
 
     def _dispatch(self, line: str, lineno: int) -> Event | None:
         text = line[:-1] if line[-1:] == "\n" else line  # the same text whether or not the line sat in the window
