@@ -109,3 +109,25 @@ def test_json_verdicts_have_the_same_keys_every_time(tmp_path):
     assert len(got) > 3
     keys = set(got[0])
     assert "proven" in keys and all(set(v) == keys for v in got)
+
+
+def test_durations_in_the_config_as_on_the_command_line(tmp_path):
+    from sipwarden.config import ConfigError, duration_seconds, load
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ban]\nbantime = "1h"\nmaxtime = "2w"\nreconcile_interval = "30s"\n'
+                   '[detect]\nfindtime = "10m"\nflood_window = "1m30s"\n')
+    c = load(cfg)
+    assert (c.ban.bantime, c.ban.maxtime, c.ban.reconcile_interval) == (3600, 14 * 86400, 30)
+    assert (c.detect.findtime, c.detect.flood_window) == (600, 90)
+    assert duration_seconds("1h30m") == 5400 and duration_seconds("1 hour") is None
+    for text, words in [('[ban]\nbantime = "1 hour"\n', "ban.bantime: expected seconds or a span like"),
+                        ('[ban]\nincrement = "2h"\n', "ban.increment: expected a number")]:
+        cfg.write_text(text)
+        try:
+            load(cfg)
+        except ConfigError as e:
+            assert words in str(e)
+        else:
+            raise AssertionError(text)
+    r = sw("ban", "192.0.2.1", "--for", "1 hour", "--state-dir", str(tmp_path))
+    assert r.returncode == 2 and "'--for'" in r.stderr

@@ -107,6 +107,15 @@ def test_environment_names_state_dir_and_config(tmp_path, daemons):
     r = sw("ban", "192.0.2.77", "--for", "1h", env=env)
     assert r.returncode == 0, r.stderr
     assert "192.0.2.77" in sw("bans", env=env).stdout
+    # an operator's ban and unban are counted like the others
+    st = json.loads(sw("status", "--format", "json", env=env).stdout)
+    assert (st["bans"]["bans"], st["bans"]["unbans"], st["active_bans"]) == (1, 0, 1)
+    assert sw("unban", "192.0.2.77", env=env).returncode == 0
+    st = json.loads(sw("status", "--format", "json", env=env).stdout)
+    assert (st["bans"]["bans"], st["bans"]["unbans"], st["active_bans"]) == (1, 1, 0)
+    r = sw("unban", "192.0.2.77", env=env)
+    assert r.returncode == 0 and "was not banned" in r.stdout
+    assert json.loads(sw("status", "--format", "json", env=env).stdout)["bans"]["unbans"] == 1
     bad = {"SIPWARDEN_CONFIG": str(tmp_path / "missing.toml")}
     r = sw("check-config", env=bad)
     assert r.returncode == 2 and "missing.toml: no such file" in r.stderr

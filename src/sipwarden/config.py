@@ -226,8 +226,30 @@ def _secret_files(cfg: Config) -> Config:
     return dataclasses.replace(cfg, wire=dataclasses.replace(w, **changes)) if changes else cfg
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# float settings that are spans of time: they also take "90s", "10m", "1h30m", "7d", "2w"
+DURATION_KEYS = re.compile(r"(time|window|findtime|interval|timeout)$")
+
+
+def duration_seconds(text: str) -> float | None:
+    """'600', '10m', '2h', '7d', '1h30m' -> seconds; None if `text` is not such a span."""
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = _DURATION.findall(t)
+    if not parts or "".join(a + b for a, b in parts) != t:
+        return None
+    return sum(float(a) * _UNIT[b] for a, b in parts)
+
+
 def _coerce(where: str, typ: typing.Any, value: typing.Any) -> typing.Any:
     origin = typing.get_origin(typ)
+    if typ is float and isinstance(value, str) and DURATION_KEYS.search(where):
+        secs = duration_seconds(value)
+        if secs is None:
+            raise ConfigError(f"{where}: expected seconds or a span like 90s, 10m, 1h30m, 7d, got {value!r}")
+        return secs
     if typ is bool:
         if isinstance(value, bool):
             return value

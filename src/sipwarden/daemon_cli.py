@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import sys
 import time
 
@@ -40,19 +39,19 @@ def _state(cfg: Config, state_dir: str | None) -> str:
 
 
 def parse_duration(text: str | None) -> float | None:
-    """'600', '10m', '2h', '7d', '1h30m' -> seconds; 'permanent'/'forever' -> None."""
+    """'600', '10m', '2h', '7d', '1h30m' -> seconds; 'permanent'/'forever' -> None (the config's spans
+    are read by the same rule: config.duration_seconds)."""
+    from .config import duration_seconds
     if text is None:
         return 600.0
     t = text.strip().lower()
     if t in ("permanent", "forever", "0"):
         return None
-    if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", t)
-    if not parts or "".join(a + b for a, b in parts) != t:
-        raise click.BadParameter(f"{text!r}: use seconds or 30s, 10m, 2h, 7d, 1h30m, or 'permanent'")
-    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    return sum(float(a) * mult[b] for a, b in parts)
+    secs = duration_seconds(t)
+    if secs is None:
+        raise click.BadParameter(f"{text!r}: use seconds or 30s, 10m, 2h, 7d, 1h30m, or 'permanent'",
+                                 param_hint="'--for'")
+    return secs
 
 
 @click.command()
