@@ -93,6 +93,9 @@ def test_status_exit_codes_and_missing_state_dir(tmp_path, daemons):
     d.wait_socket()
     r = sw("status", "--state-dir", str(d.state))
     assert r.returncode == 0 and r.stdout.startswith("sipwarden running"), r.stdout
+    assert "0 active bans; 0 lines, 0 events, 0 verdicts" in r.stdout
+    for name in ("sipwarden.db", "daemon.lock", "control.sock"):  # the daemon's alone, whatever the caller's umask
+        assert (d.state / name).stat().st_mode & 0o077 == 0, name
 
 
 def test_environment_names_state_dir_and_config(tmp_path, daemons):

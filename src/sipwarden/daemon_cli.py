@@ -111,6 +111,8 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
     if not paths and not (w.hep or w.capture or w.ami):
         raise OperatorError("nothing to watch: give --watch PATH, --hep, --capture or --ami "
                             "(or [daemon] watch / [wire] in the config)")
+    import os
+    os.umask(0o077)  # the store, lock and socket are the daemon's alone (the unit's UMask= says the same)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     d = Daemon(cfg, _state(cfg, state_dir), paths, from_start=from_start, load_config=build)
@@ -193,6 +195,11 @@ def _ask(state: str, req: dict) -> dict | None:
         raise OperatorError(f"control socket in {state}: {e.strerror if isinstance(e, OSError) else e}{hint}") from None
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 ban', '2 bans': messages say what they count in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _existing_state(cfg: Config, state_dir: str | None) -> str:
     """The state dir a client command reads: it must exist (a typo must not look like 'no bans')."""
     import os
@@ -239,16 +246,16 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
         sys.exit(code)
     if not reply.get("running"):
         n = reply["active_bans"]
-        click.echo(f"sipwarden is not running (state dir {state}); {n} ban{'' if n == 1 else 's'} in the store")
+        click.echo(f"sipwarden is not running (state dir {state}); {_n(n, 'ban')} in the store")
         sys.exit(code)
     head = {"ok": "running", "degraded": "DEGRADED", "starting": "starting"}.get(reply["health"], reply["health"])
     click.echo(f"sipwarden {head}, pid {reply['pid']}, up {reply['uptime']:.0f}s, backend {reply['backend']}")
     for problem in reply["problems"]:
         click.echo(f"  PROBLEM: {problem}")
     n = reply["active_bans"]
-    click.echo(f"  {n} active ban{'' if n == 1 else 's'}; {reply['lines']} lines, {reply['events']} events, "
-               f"{reply['verdicts']} verdicts, {reply['tamper_events']} tamper events, "
-               f"{reply['tracked_sources']} sources tracked")
+    click.echo(f"  {_n(n, 'active ban')}; {_n(reply['lines'], 'line')}, {_n(reply['events'], 'event')}, "
+               f"{_n(reply['verdicts'], 'verdict')}, {_n(reply['tamper_events'], 'tamper event')}, "
+               f"{_n(reply['tracked_sources'], 'source')} tracked")
     for f in reply["files"]:
         click.echo(f"  {f['path']}: at byte {f['offset']}" + (f" ({f['error']})" if f["error"] else ""))
     fl = reply.get("fleet")

@@ -76,4 +76,4 @@ def remove(config_path: str | None, state_dir: str | None) -> None:
         raise click.ClickException(str(e)) from None
     what = {"nftables": f"table inet {cfg.ban.table}", "ipset": "the sipwarden ipsets and chain"}.get(
         cfg.ban.backend, f"the {cfg.ban.backend} bans")
-    click.echo(f"removed {what}")
+    click.echo(f"removed {what} (nothing is left of it in the firewall)")
