@@ -131,8 +131,9 @@ def test_dead_firewall_is_degraded_and_ban_fails(tmp_path, daemons):
     """nftables backend without CAP_NET_ADMIN: nft is refused; nothing anywhere is changed."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[ban]\nbackend = "nftables"\ntable = "swdead{os.getpid()}"\n')
-    d = Daemon(tmp_path, "--config", str(cfg), prefix=["capsh", "--drop=cap_net_admin", "--", "-c",
-                                                        'exec "$0" "$@"'])
+    port = free_tcp_port()
+    d = Daemon(tmp_path, "--config", str(cfg), "--http", f"127.0.0.1:{port}",
+               prefix=["capsh", "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"'])
     daemons.append(d)
     d.wait_socket()
     deadline = time.monotonic() + 10
@@ -149,6 +150,9 @@ def test_dead_firewall_is_degraded_and_ban_fails(tmp_path, daemons):
     r = sw("ban", "192.0.2.99", "--state-dir", str(d.state))
     assert r.returncode == 1 and "firewall was NOT updated" in r.stderr
     assert "192.0.2.99" in sw("bans", "--state-dir", str(d.state)).stdout  # kept, applied when it works
+    import urllib.request
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert "sipwarden_healthy 0.0" in metrics and "sipwarden_firewall_up 0.0" in metrics
     assert "Traceback" not in d.err.read_text()
 
 
@@ -178,6 +182,13 @@ def test_check_config_masks_secrets_and_reads_secret_files(tmp_path):
     cfg.write_text(f'[wire]\nhep_password_file = "{tmp_path / "nope"}"\n')
     r = sw("check-config", "--config", str(cfg))
     assert r.returncode == 2 and "wire.hep_password_file: cannot read" in r.stderr
+
+
+def free_tcp_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def free_port() -> int:

@@ -115,6 +115,8 @@ class _DaemonCollector(Collector):
         now = d.clock()
         yield _gauge("sipwarden_active_bans", "Bans in force", len(d.bans.active(now)))
         yield _gauge("sipwarden_firewall_up", "1 when the firewall backend works", int(d.bans.kernel.error is None))
+        yield _gauge("sipwarden_healthy", "0 when `sipwarden status` says DEGRADED (firewall or store failing)",
+                     int(d.health()[0] != "degraded"))
         yield _counter("sipwarden_lines", "Log lines read", d.logs.lines)
         ev = CounterMetricFamily("sipwarden_events", "Events from every source, by kind", labels=["kind"])
         for kind, n in sorted(m.events_by_kind.items()):
