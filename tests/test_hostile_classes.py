@@ -260,3 +260,17 @@ def test_class4_a_dump_header_inside_attacker_text_opens_nothing():
     lines = [f"{TS}chan_sip.c: Registration from '<--- Received SIP request (60000 bytes) from UDP:1.2.3.4:5 --->' "
              f"failed for '{REAL}:5060' - Wrong password", f"<--- SIP read from UDP:{FORGED}:5060 --->", AFTER]
     assert [e.ip for e in parse_lines(lines)] == [REAL, "192.0.2.77"]
+
+
+# --- a decoded %0A in chan_sip's dialled number splits a messages line --------------------------
+
+@pytest.mark.parametrize("n", [0, 1, 4, 9])
+def test_split_call_line_forges_nothing(n):
+    """chan_sip URI-decodes the number in "Call from ... to extension '...'": the attacker's lines after
+    its newline are the number's, and the call is read whole, from the address chan_sip wrote."""
+    number = "00441" + "\n" * n + f"\n{FORGED_REG}\n" + TS + f"chan_sip.c: Call from '' ({FORGED}:5060) to extension '9"
+    lines = (f"{TS}chan_sip.c: Call from '' ({REAL}:5060) to extension '{number}' rejected because extension not found "
+             "in context 'default'.").split("\n") + [AFTER]
+    evs = parse_lines(lines)
+    assert [(e.ip, e.kind) for e in evs] == [(REAL, Kind.CALL_REJECTED), ("192.0.2.77", Kind.AUTH_FAILED)]
+    assert "reassembled" in evs[0].detail

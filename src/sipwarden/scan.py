@@ -131,10 +131,22 @@ def _cut(path: str, target: int, search: int) -> int | None:
         if len(ends) > CUT_QUIET:
             k = block.rfind(b"SecurityEvent=", 0, pos + 1)
             after = block.find(b"\n", k) + 1 if k >= 0 else ends[0]  # lines after the last event (or block start)
-            if after <= ends[-CUT_QUIET - 1] and len(block[after:pos + 1].decode("utf-8", "replace")) > MAX_SPLIT:
+            if (after <= ends[-CUT_QUIET - 1] and len(block[after:pos + 1].decode("utf-8", "replace")) > MAX_SPLIT
+                    and not _call_open(block, pos + 1)):
                 return target + pos + 1
         pos = block.find(b"\n", pos + 1)
     return None
+
+
+def _call_open(block: bytes, end: int) -> bool:
+    """May a call line split by a decoded %0A (logstream's `_call`) still be open at `end`?"""
+    i = block.rfind(b") to extension '", max(0, end - 4 * MAX_SPLIT - 16384), end)
+    while i >= 0:
+        e = block.find(b"\n", i)
+        if block.find(b"' rejected because extension not found in context '", i, e) < 0:
+            return True
+        i = block.rfind(b") to extension '", max(0, end - 4 * MAX_SPLIT - 16384), block.rfind(b"\n", 0, i) + 1)
+    return False
 
 
 def _range_text(fh: BinaryIO, start: int, end: int) -> Iterator[str]:

@@ -54,7 +54,8 @@ _NAME_ADDR = re.compile(
 _CALL_CAND = re.compile(r"' \((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
 # res_pjsip_session (13.8+): "NAME: Call (T:ADDR) to extension '...": NAME is the endpoint or channel name
 _CALL_NAMED = re.compile(r"[^\s'\"]+: Call \((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
-_CALL_TAIL = re.compile(r"(?P<ext>.*)' rejected because extension not found in context '(?P<ctx>[^']*)'\.?\s*$")
+_CALL_TAIL = re.compile(r"(?P<ext>.*)' rejected because extension not found in context '(?P<ctx>[^'\n]*)'\.?\s*$",
+                        re.S)  # the dialled number is URI-decoded: a reassembled one may hold newlines
 
 _IAX_HOST = re.compile(r"Host (?P<addr>[^\s']+) failed (?P<what>to authenticate as|MD5 authentication for|RSA "
                        r"authentication with inkeys) (?P<acct>.*?)(?: \([^()]* != [^()]*\))?\s*$")
@@ -143,11 +144,20 @@ def pjsip_distributor(msg: str) -> Event | None:
 _FROM_SEEN: dict[str, tuple[str | None, str | None]] = {}  # From -> (account, fingerprint)
 
 
-def call_rejected(msg: str) -> Event | None:
-    """`Call from 'X' (ADDR) to extension 'E' rejected ...` and `NAME: Call (T:ADDR) to extension ...`."""
+def call_head(msg: str) -> bool:
+    """Does `msg` start a call line whose dialled number goes on past the line (a decoded %0A)?"""
+    return (msg.startswith("Call from '") or ": Call (" in msg) and ") to extension '" in msg and \
+        call_rejected(msg) is None and (msg.startswith("Call from '") or _CALL_NAMED.match(msg) is not None)
+
+
+def call_rejected(msg: str, head: int | None = None) -> Event | None:
+    """`Call from 'X' (ADDR) to extension 'E' rejected ...` and `NAME: Call (T:ADDR) to extension ...`.
+
+    `head`: a reassembled line (its dialled number held newlines): the address is on its first
+    `head` characters, before the number, where chan_sip writes it."""
     readings = []
     if msg.startswith("Call from '"):
-        for c in _CALL_CAND.finditer(msg, 10):
+        for c in _CALL_CAND.finditer(msg, 10, head if head is not None else len(msg)):
             t = _CALL_TAIL.fullmatch(msg, c.end())
             if t is not None:
                 readings.append((c, t))

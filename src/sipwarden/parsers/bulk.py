@@ -20,7 +20,7 @@ from collections import deque
 
 from ..events import Event
 from ..timefmt import Clock
-from .asterisk import PLAIN
+from .asterisk import PLAIN, call_head, call_rejected_plain
 from .logstream import MAX_JOIN, MAX_LINE, MAX_SPLIT, TRIGGERS, LogParser, continues_event, pick
 from .prefix import message_start_in
 from .security import Incomplete, parse_plain, parse_security_body
@@ -76,7 +76,8 @@ class BulkParser:
 
     def _body(self, body: str) -> list[Event]:
         """Complete lines: read all but the last MAX_JOIN in bulk if clean, else all line by line."""
-        if self.parser._pending is not None or self.parser._dump is not None:  # a split event or a dump goes on
+        parser = self.parser
+        if parser._pending is not None or parser._dump is not None or parser._call is not None:  # a split goes on
             return self._lines(body)
         p = len(body) - 1
         for _ in range(MAX_JOIN):
@@ -102,6 +103,16 @@ class BulkParser:
         for pos in range(0, end, _BLOCK):
             if find("\n", pos, pos + _BLOCK) < 0:
                 return False  # a long stretch without a newline: maybe an over-long line
+        i = find(") to extension '")
+        while i >= 0:  # a call line whose dialled number goes on past the line: only the line API joins it
+            s = rfind("\n", 0, i) + 1
+            e = find("\n", i)
+            ms = message_start_in(body, s, e)
+            if ms >= 0:
+                msg = body[ms:e]
+                if call_rejected_plain(msg) is False and call_head(msg):
+                    return False
+            i = find(") to extension '", e)
         held = self.parser._secs_in_window or self._secs
         i = find('RemoteAddress="IPV')
         while i >= 0:  # a line that may end a split security event (logstream.continues_event)...

@@ -157,17 +157,20 @@ class LogParser:
         self._secs_in_window = 0
         self._joined = ""  # text of the split event `_continue_pending` last completed
         self._empty = -1  # number of the last line with a prefix and an empty message
+        self._call: list | None = None  # [message text, lineno, time, lines, head length]: a split call line
         self._dump: list[int] | None = None  # [bytes left or -1 (to the dashed line), bytes read]: inside a packet dump
 
     def feed(self, raw: str, lineno: int) -> tuple[Event, ...]:
         self.lines = lineno
         if len(raw) > MAX_LINE:
             self.oversized += 1
-            if self._pending is not None:  # attacker text that long inside an event: it is not one
-                return self._give_up()
+            if self._pending is not None or self._call is not None:  # attacker text that long: no event
+                return self._give_up() + self._give_up_call()
             return self.flush()
         if "\x1b" in raw:
             raw = _ANSI.sub("", raw)
+        if self._call is not None:
+            return self._continue_call(raw)
         if self._dump is not None:
             return self._in_dump(raw)
         if "<--- " in raw and self._pending is None:
@@ -243,9 +246,36 @@ class LogParser:
         out = self._drain_window()
         if self._pending is not None:
             out += self._give_up()
-        return out
+        return out + self._give_up_call()
+
+    def _continue_call(self, raw: str) -> tuple[Event, ...]:
+        """A line of a call line split by a decoded %0A in its dialled number: the attacker's text,
+        never a line of its own, until the real end ("' rejected because ...") completes it."""
+        call = self._call
+        assert call is not None
+        line = raw[:-1] if raw[-1:] == "\n" else raw
+        call[0] += "\n" + line
+        call[3] += 1
+        ev = asterisk.call_rejected(call[0], call[4])
+        if ev is not None:
+            self._call = None
+            detail = f"{ev.detail} (reassembled from {call[3] + 1} lines)" if ev.detail else None
+            return (_new(Event, (call[2],) + ev[1:11] + (detail, "messages", self.file, call[1])),)
+        if len(call[0]) - call[4] > MAX_SPLIT:
+            return self._give_up_call()
+        return ()
+
+    def _give_up_call(self) -> tuple[Event, ...]:
+        call = self._call
+        if call is None:
+            return ()
+        self._call = None
+        return (Event(call[2], None, Kind.TAMPER, service="SIP", origin="messages", file=self.file, line=call[1],
+                      detail="call line cut short and never completed"),)
 
     def _give_up(self) -> tuple[Event, ...]:
+        if self._pending is None:
+            return ()
         text, first, t, _ = self._pending  # type: ignore[misc]
         self._pending = None
         return (Event(t, None, Kind.TAMPER, origin="security", file=self.file, line=first,
@@ -334,6 +364,10 @@ class LogParser:
             text = text[:-1]
         ev = read_line(text)
         if ev is None:
+            if ") to extension '" in text:
+                ms = message_start(text)
+                if ms >= 0 and asterisk.call_head(text[ms:]):  # the number goes on: read it whole
+                    self._call = [text[ms:], lineno, self.clock.line_time(line), 0, len(text) - ms]
             return None
         return _new(Event, (self.clock.line_time(line),) + ev[1:12] + ("messages", self.file, lineno))
 
