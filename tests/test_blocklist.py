@@ -153,3 +153,27 @@ def test_refresh_keeps_the_last_good_list_and_refuses_huge_and_junk(server, tmp_
         await b2._load()
         assert "192.0.2.99/32" in b2.addresses()
     asyncio.run(go())
+
+
+def test_lists_are_refreshed_on_their_interval(server, tmp_path: Path):
+    Lists.fail = False
+    cfg = BlocklistsConfig(sources=(f"{server}/fail",), interval=0.2, timeout=5)  # below the config's floor: a test
+
+    async def go() -> None:
+        b = Blocklists(cfg, BanConfig(backend="dry-run"), AddressSet(), tmp_path / "state")
+        await b.start()
+        for _ in range(100):
+            if b.refreshes >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert b.addresses() == ["192.0.2.99/32"]
+        Lists.fail = True
+        n = b.refreshes
+        for _ in range(100):
+            if b.refreshes >= n + 2:
+                break
+            await asyncio.sleep(0.05)
+        assert b.refreshes >= n + 2 and b.status()["sources"][0]["error"] == "HTTP 500"
+        assert b.addresses() == ["192.0.2.99/32"]  # still the last good list
+        await b.stop()
+    asyncio.run(go())

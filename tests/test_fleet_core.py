@@ -133,3 +133,24 @@ def test_only_this_nodes_own_decisions_are_published():
     assert link.sent == [("ban", "203.0.113.1", "bruteforce", "5 wrong", False),
                          ("ban", "203.0.113.3", "manual", "by hand", True),
                          ("unban", "203.0.113.1"), ("unban", "203.0.113.7")]
+
+
+def test_fleet_events_count_in_event_time_whatever_the_clocks():
+    """Node b's clock is 4 s ahead and its events arrive late and out of order: the window is event
+    time, so 2 local + 3 remote failures within findtime are 5, and 5 is a ban."""
+    from sipwarden.config import DetectConfig
+    from sipwarden.detect.engine import Engine
+
+    eng = Engine(DetectConfig(bruteforce_maxretry=5, findtime=600))
+    ip = "203.0.113.9"
+    local = [Event(1000.0, ip, Kind.AUTH_FAILED, account="100", origin="messages"),
+             Event(1001.0, ip, Kind.AUTH_FAILED, account="101", origin="messages")]
+    raw = m.encode_events("b", [m.event_row(Event(t, ip, Kind.AUTH_FAILED, account=f"2{i}", origin="messages"))
+                                for i, t in enumerate((1006.0, 1004.0, 1005.0))])
+    _, remote, bad = m.decode_events(raw, "fleet:b")
+    assert bad == 0
+    verdicts = eng.feed_many(remote) + eng.feed_many(local)  # the remote batch first: ahead of local time
+    assert [v.ip for v in verdicts] == [ip] and verdicts[0].reason == "bruteforce"
+    late = Engine(DetectConfig(bruteforce_maxretry=5, findtime=600))
+    old = [Event(300.0, ip, Kind.AUTH_FAILED, account="x", origin="messages")] * 3  # 700 s before: out of window
+    assert late.feed_many(old + local) == []
