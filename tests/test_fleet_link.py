@@ -320,3 +320,28 @@ def test_sentinel_names_the_master(tmp_path):
         sentinel.kill()
         sentinel.wait()
         r.stop()
+
+
+def test_redis_down_at_start_is_one_line_and_the_node_joins_when_it_comes(tmp_path, caplog):
+    port = free_port()
+    r = RedisServer(tmp_path / "redis", port=port)
+
+    async def go() -> None:
+        n = Node("a", r.url)
+        await n.link.start()
+        await until(lambda: n.link.last_error is not None, timeout=5)
+        now = time.time()
+        n.link.share_ban("203.0.113.5", "scanner", "", now + 60, now)  # queued
+        await asyncio.sleep(1.0)
+        r.start()
+        await until(lambda: n.link.connected, timeout=8)
+        await until(lambda: n.link.counters.bans_shared == 1)
+        await n.link.stop()
+    try:
+        with caplog.at_level(logging.INFO, logger="sipwarden.fleet"):
+            asyncio.run(go())
+        msgs = [rec.getMessage() for rec in caplog.records]
+        assert sum("cannot reach Redis" in x for x in msgs) == 1 and sum("is back after" in x for x in msgs) == 1
+        assert r.cli("XLEN", "sipwarden:bans").stdout.strip() == "1"
+    finally:
+        r.stop()

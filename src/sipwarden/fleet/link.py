@@ -277,8 +277,9 @@ class FleetLink:
     def _down(self, e: Exception, first: bool) -> None:
         self.last_error = f"{type(e).__name__}: {e}"[:300]
         if self.connected or first:
-            log.error("fleet: lost Redis at %s (%s); local detection and bans go on, shares are queued "
-                      "(at most %d), reconnecting", self.target.describe(), self.last_error, self.cfg.queue_max)
+            log.error("fleet: %s Redis at %s (%s); local detection and bans go on, shares are queued "
+                      "(at most %d), reconnecting", "lost" if self.connected else "cannot reach",
+                      self.target.describe(), self.last_error, self.cfg.queue_max)
             self.down_since = self.clock()
         self.connected = False
 
