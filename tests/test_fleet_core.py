@@ -35,7 +35,7 @@ def test_ban_round_trip_and_canonical_addresses():
     ({"ip": "203.0.113.5 ; drop table"}, "ip"), ({"ip": 5}, "ip"), ({"reason": "evil"}, "reason"),
     ({"kind": "wipe"}, "kind"), ({"v": 2}, "version"), ({"node": ""}, "node"), ({"node": "a/b"}, "node"),
     ({"at": float("nan")}, "at"), ({"at": True}, "at"), ({"expires": "later"}, "expires"),
-    ({"proven": "yes"}, "proven"), ({"evidence": ["x"]}, "evidence"), ({"evidence": "A" * 5000}, "oversized")])
+    ({"proven": "yes"}, "proven"), ({"ip": "0.0.0.0/0"}, "wider"), ({"ip": "2000::/3"}, "wider"), ({"evidence": ["x"]}, "evidence"), ({"evidence": "A" * 5000}, "oversized")])
 def test_malformed_bans_are_refused_with_a_reason(change, why):
     d = {"v": 1, "kind": "ban", "node": "a", "ip": "203.0.113.5", "reason": "flood", "evidence": "", "expires": None,
          "at": 1.0}

@@ -192,8 +192,10 @@ def test_per_minute_cap_accept_reasons_and_publish_only(redis):
         for i in range(5):
             a.link.share_ban(f"203.0.113.{i}", "bruteforce", "", now + 600, now)
         a.link.share_ban("203.0.113.99", "tollfraud", "", now + 600, now)
-        await until(lambda: capped.link.counters.bans_received == 6 and picky.link.counters.bans_received == 6
-                    and quiet.link.counters.bans_received == 6)
+        a.link.share_ban("198.51.0.0/16", "distributed", "", now + 600, now)  # wider than anyone's /24
+        await until(lambda: capped.link.counters.bans_received == 7 and picky.link.counters.bans_received == 7
+                    and quiet.link.counters.bans_received == 7)
+        assert capped.link.counters.refused_wide == 1 and picky.link.counters.refused_wide == 1
         if int(time.time() // 60) != int(now // 60):
             pytest.skip("the minute turned during the test; the cap counts per minute")
         assert [x[1] for x in capped.bans] == ["203.0.113.0", "203.0.113.1", "203.0.113.2"]

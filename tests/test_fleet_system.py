@@ -74,8 +74,9 @@ def test_fleet_of_three(lab):
     r.cli("XADD", "sipwarden:bans", "*", "m", json.dumps({"v": 1, "kind": "ban", "node": "evil", "ip": "0.0.0.0/0",
                                                             "reason": "flood", "at": 1, "expires": None}))
     r.cli("XADD", "sipwarden:events", "*", "m", stdin="A" * 300_000)
-    n1.wait_for(lambda: n1.ctl("status")["fleet"]["malformed"] >= 2, "malformed counted")
-    assert n2.ctl("status")["fleet"]["malformed"] >= 2
+    n1.wait_for(lambda: n1.ctl("status")["fleet"]["malformed"] >= 3, "malformed counted")
+    assert n2.ctl("status")["fleet"]["malformed"] >= 3
+    assert not any(d.banned("0.0.0.0/0", "net4") for d in lab.nodes)
 
     # 6. fleet status shows the three nodes
     p = subprocess.run([SIPWARDEN, "fleet", "status", "--json", "--state-dir", str(n1.state)], capture_output=True,

@@ -91,6 +91,7 @@ def make_link(cfg: Config, bans: BanService, pipeline: Pipeline, store: Store, c
     engine = pipeline.engine
     link = FleetLink(fc, parse_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, pipeline, store),
                      decided=lambda ip: getattr(engine.sources.get(ip), "verdict", None) is not None,
-                     window=max(cfg.detect.findtime, cfg.detect.distributed_window), clock=clock)
+                     window=max(cfg.detect.findtime, cfg.detect.distributed_window), clock=clock,
+                     widest=(cfg.detect.subnet_v4_prefix, cfg.detect.subnet_v6_prefix))
     bans.listeners.append(publisher(link))
     return link

@@ -69,6 +69,7 @@ class Counters:
     events_received: int = 0
     refused_reason: int = 0  # not in accept_reasons
     refused_expired: int = 0
+    refused_wide: int = 0  # networks wider than this node's own network bans
     capped: int = 0  # over max_bans_per_minute: logged, not applied
     malformed: int = 0  # entries that are not valid fleet messages (incl. oversized)
     queue_dropped: int = 0  # shares dropped because the queue was full during an outage
@@ -140,7 +141,7 @@ def make_client(target: Target, password: str | None, cfg: FleetConfig, read_tim
 class FleetLink:
     def __init__(self, cfg: FleetConfig, target: Target, node: str, password: str | None, host: Host,
                  decided: Callable[[str], bool] | None = None, window: float = 3600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, widest: tuple[int, int] = (24, 64)) -> None:
         self.cfg = cfg
         self.target = target
         self.node = node
@@ -149,6 +150,7 @@ class FleetLink:
         self.decided = decided  # a source the engine already judged: its events need not travel
         self.window = window  # how far back the event stream is replayed at start (detector windows)
         self.clock = clock
+        self.widest = {4: widest[0], 6: widest[1]}  # never apply a network ban wider than this node would decide
         self.keys = {k: f"{cfg.prefix}:{k}" for k in ("bans", "events", "nodes")}
         self.counters = Counters()
         self.bans_q = _Queue(cfg.queue_max)
@@ -354,6 +356,11 @@ class FleetLink:
                 if self.host.fleet_unban(msg.node, msg.ip, now):
                     self.counters.unbans_applied += 1
                 continue
+            if "/" in msg.ip and self._too_wide(msg.ip):
+                self.counters.refused_wide += 1
+                log.warning("fleet: not applying %s from %s: wider than this node's own network bans (/%d, /%d)",
+                            msg.ip, msg.node, self.widest[4], self.widest[6])
+                continue
             if self.cfg.accept_reasons and msg.reason not in self.cfg.accept_reasons:
                 self.counters.refused_reason += 1
                 continue
@@ -365,6 +372,10 @@ class FleetLink:
                 continue
             by_node.setdefault(msg.node, []).append(msg)
         self._flush_bans(by_node, now)
+
+    def _too_wide(self, net: str) -> bool:
+        addr, _, plen = net.partition("/")
+        return int(plen) < self.widest[6 if ":" in addr else 4]
 
     def _flush_bans(self, by_node: dict[str, list[m.BanMessage]], now: float) -> None:
         minute = int(now // 60)
@@ -466,6 +477,7 @@ class FleetLink:
                 "bans_received": "ban changes read from other nodes", "bans_applied": "fleet bans applied here",
                 "unbans_applied": "fleet unbans applied here", "events_received": "events read from other nodes",
                 "refused_reason": "fleet bans refused: reason not accepted", "refused_expired": "fleet bans already over",
+                "refused_wide": "fleet network bans wider than this node's own",
                 "capped": "fleet bans over max_bans_per_minute (not applied)",
                 "malformed": "malformed fleet entries ignored", "reconnects": "reconnections to Redis"}
         out += [(f"sipwarden_fleet_{k}", docs[k], v, False) for k, v in c.as_dict().items() if k in docs]

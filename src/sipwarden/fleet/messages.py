@@ -33,6 +33,7 @@ MAX_EVENTS_BYTES = 256 * 1024  # one batch of events
 MAX_BATCH = 500  # events per batch entry
 MAX_TEXT = 128  # attacker text carried in events (accounts, numbers): data only, and short
 MAX_EVIDENCE = 300
+MIN_PREFIX = {4: 8, 6: 16}  # no fleet message names a wider network (0.0.0.0/0 would ban the world)
 NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 REASONS = frozenset(str(r) for r in Reason)
 # What fleet-wide counting needs: failures, logins (a phone's own address is spared) and
@@ -81,6 +82,8 @@ def _target(v: object) -> str:
             raise Malformed("ip is not an address or network") from None
         if net.prefixlen == net.max_prefixlen:
             return str(normalize(str(net.network_address)))
+        if net.prefixlen < MIN_PREFIX[net.version]:
+            raise Malformed(f"network wider than /{MIN_PREFIX[net.version]}")
         return str(net)
     a = normalize(v)
     if a is None:
