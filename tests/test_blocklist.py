@@ -152,6 +152,8 @@ def test_refresh_keeps_the_last_good_list_and_refuses_huge_and_junk(server, tmp_
         b2.load_cache()
         await b2._load()
         assert "192.0.2.99/32" in b2.addresses()
+        kept = {x["source"].rsplit("/", 1)[-1]: x for x in b2.status()["sources"]}
+        assert kept["fail"]["error"] == "HTTP 500" and kept["fail"]["fetched"] and kept["good"]["error"] is None
     asyncio.run(go())
 
 

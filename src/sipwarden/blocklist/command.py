@@ -46,12 +46,18 @@ def _show(info: dict, as_json: bool) -> None:
     if not info["sources"]:
         click.echo("no blocklists configured ([blocklists] sources)")
         return
-    click.echo(f"{info['entries']} entries in force ({info['entries_v4']} IPv4, {info['entries_v6']} IPv6)"
+    click.echo(f"{_n(info['entries'])} in force ({info['entries_v4']} IPv4, {info['entries_v6']} IPv6)"
                + (f", {info['dropped_over_cap']} over max_entries not loaded" if info["dropped_over_cap"] else "")
                + (f"; KERNEL: {info['kernel_error']}" if info.get("kernel_error") else ""))
     for s in info["sources"]:
-        state = f"error: {s['error']} (last good list kept)" if s["error"] else "ok"
-        click.echo(f"  {s['source']}: {s['entries']} entries, fetched {s['fetched'] or 'never'}; {state}")
+        state = "ok"
+        if s["error"]:
+            state = f"error: {s['error']}" + (" (last good list kept)" if s["fetched"] else "")
+        click.echo(f"  {s['source']}: {_n(s['entries'])}, fetched {s['fetched'] or 'never'}; {state}")
+
+
+def _n(k: int) -> str:
+    return f"{k} entr{'y' if k == 1 else 'ies'}"
 
 
 @blocklist.command("list")

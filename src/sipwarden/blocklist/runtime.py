@@ -205,9 +205,12 @@ class Blocklists:
         self.refreshes = 0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
-        if cfg.sources and self.kernel is None:
+        self._backend = ban.backend
+
+    def _warn_backend(self) -> None:
+        if self.cfg.sources and self.kernel is None:
             log.warning("blocklists: the %s backend has no sets for them; they are kept for `blocklist list` and "
-                        "export only (use the nftables backend to enforce them)", ban.backend)
+                        "export only (use the nftables backend to enforce them)", self._backend)
 
     def _cache(self, source: str) -> Path:
         return self.dir / (hashlib.sha256(source.encode()).hexdigest()[:16] + ".txt")
@@ -220,23 +223,32 @@ class Blocklists:
         for s, st in self.lists.items():
             try:
                 p = parse(self._cache(s).read_bytes())
-            except OSError:
-                continue
-            st.nets, st.format = p.nets, p.format
+                st.nets, st.format = p.nets, p.format
+            except (OSError, ValueError):
+                pass
             meta = index.get(s) if isinstance(index, dict) else None
-            if isinstance(meta, dict) and isinstance(meta.get("fetched"), int | float):
-                st.fetched = float(meta["fetched"])
+            if isinstance(meta, dict):
+                for k in ("fetched", "tried"):
+                    if isinstance(meta.get(k), int | float):
+                        setattr(st, k, float(meta[k]))
+                if isinstance(meta.get("error"), str):
+                    st.error = meta["error"][:300]
+                if isinstance(meta.get("skipped"), int):
+                    st.skipped = meta["skipped"]
 
-    def _save_cache(self, st: ListState) -> None:
+    def _save_cache(self, st: ListState | None) -> None:
+        """The last good copy of `st` (None: only the index: when each was fetched/tried, last error)."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self._cache(st.source).with_suffix(".tmp")
-            tmp.write_text("".join(f"{n}\n" for n in st.nets))
-            tmp.replace(self._cache(st.source))
-            index = {s: {"fetched": x.fetched} for s, x in self.lists.items() if x.fetched}
+            if st is not None:
+                tmp = self._cache(st.source).with_suffix(".tmp")
+                tmp.write_text("".join(f"{n}\n" for n in st.nets))
+                tmp.replace(self._cache(st.source))
+            index = {s: {"fetched": x.fetched, "tried": x.tried, "error": x.error, "skipped": x.skipped}
+                     for s, x in self.lists.items()}
             (self.dir / "index.json").write_text(json.dumps(index))
         except OSError as e:
-            log.error("blocklists: cannot keep a copy of %s in %s: %s", st.source, self.dir, e)
+            log.error("blocklists: cannot keep a copy of %s in %s: %s", st.source if st else "the index", self.dir, e)
 
     async def refresh(self, only_due: bool = False) -> dict:
         """Fetch every source (or only those due), then merge and load; a failed source keeps its
@@ -262,6 +274,7 @@ class Blocklists:
                 log.info("blocklists: %s: %d entries (%s)%s", s, len(p.nets), p.format,
                          f", {p.skipped} line(s) skipped" if p.skipped else "")
                 await asyncio.to_thread(self._save_cache, st)
+            await asyncio.to_thread(self._save_cache, None)
             await self._load()
             self.refreshes += 1
             return self.status()
@@ -286,6 +299,7 @@ class Blocklists:
     async def start(self) -> None:
         if not self.cfg.sources:
             return
+        self._warn_backend()
         await asyncio.to_thread(self.load_cache)
         if any(st.nets for st in self.lists.values()):
             await self._load()  # the last good lists at once, downloads after
