@@ -71,7 +71,7 @@ def test_table_output_and_summary(tmp_path):
     r = run("scan", str(log))
     assert r.exit_code == 0
     assert "203.0.113.9" in r.stdout and "enumeration" in r.stdout
-    assert "7 lines, 6 events, 1 verdicts" in r.stderr
+    assert "7 lines, 6 events, 1 verdict," in r.stderr
 
 
 def test_explain(tmp_path):

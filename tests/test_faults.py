@@ -154,7 +154,7 @@ def test_corrupt_database_moved_aside_and_kernel_bans_reimported(tmp_path):
         try:
             d.wait(lambda: d.status().get("running") is True, "the daemon up on a fresh store")
             log = d.err.read_text()
-            assert "STATE DATABASE CORRUPT" in log and "re-imported 2 ban(s) from the firewall" in log
+            assert "STATE DATABASE CORRUPT" in log and "re-imported 2 bans from the firewall" in log
             aside = list(state.glob("sipwarden.db.corrupt-*"))
             assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not an SQLite")
             bans = {b["ip"]: b for b in json.loads(d.sw("bans", "--format", "json").stdout)}

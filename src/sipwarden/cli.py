@@ -20,6 +20,11 @@ class OperatorError(click.ClickException):
     exit_code = 2
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 ban', '2 bans': messages say what they count in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def os_error_text(e: OSError) -> str:
     """`path: reason` for an OSError, without Python's `[Errno N]`."""
     where = f"{e.filename}: " if e.filename else ""
@@ -184,8 +189,9 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
         if v.reason == "compromise":
             click.echo(f"sipwarden: COMPROMISED {_compromise_line(v)}", err=True)
     per_s = (result.lines or result.events) / elapsed if elapsed > 0 else 0
-    click.echo(f"sipwarden: {result.lines} lines, {result.events} events, {len(result.verdicts)} verdicts, "
-               f"{result.engine.tamper} tamper events, {result.oversized} oversized lines skipped "
+    click.echo(f"sipwarden: {plural(result.lines, 'line')}, {plural(result.events, 'event')}, "
+               f"{plural(len(result.verdicts), 'verdict')}, {plural(result.engine.tamper, 'tamper event')}, "
+               f"{plural(result.oversized, 'oversized line')} skipped "
                f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s)", err=True)
     _report_unread(unread, logs)
 

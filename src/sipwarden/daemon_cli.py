@@ -18,6 +18,7 @@ import time
 import click
 
 from .cli import OperatorError, config_option, format_option
+from .cli import plural as _n
 from .config import Config, ConfigError, load
 
 DEFAULT_STATE = "/var/lib/sipwarden"
@@ -195,11 +196,6 @@ def _ask(state: str, req: dict) -> dict | None:
         raise OperatorError(f"control socket in {state}: {e.strerror if isinstance(e, OSError) else e}{hint}") from None
 
 
-def _n(count: int, noun: str) -> str:
-    """'1 ban', '2 bans': messages say what they count in the right number."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _existing_state(cfg: Config, state_dir: str | None) -> str:
     """The state dir a client command reads: it must exist (a typo must not look like 'no bans')."""
     import os
@@ -262,7 +258,7 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
     if fl:
         click.echo(f"  fleet: node {fl['node']} at {fl['redis']}, "
                    + ("connected" if fl["connected"] else f"NOT CONNECTED ({fl['last_error']})")
-                   + f", {len(fl['nodes'])} node(s) seen; {fl['bans_shared']} shared, {fl['bans_received']} received, "
+                   + f", {_n(len(fl['nodes']), 'node')} seen; {fl['bans_shared']} shared, {fl['bans_received']} received, "
                    f"{fl['bans_applied']} applied, {fl['queued_bans']} queued")
     ht = reply.get("http")
     if isinstance(ht, dict) and "listen" in ht:
@@ -270,7 +266,7 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                    f"{ht['requests']} requests, {ht['unauthorized']} refused")
     nt = reply.get("notify")
     if isinstance(nt, dict) and nt.get("destinations"):
-        click.echo(f"  notify: {len(nt['destinations'])} destination(s); {nt['sent']} sent, {nt['failed']} failed, "
+        click.echo(f"  notify: {_n(len(nt['destinations']), 'destination')}; {nt['sent']} sent, {nt['failed']} failed, "
                    f"{nt['dropped']} dropped, {nt['queued']} queued")
     sys.exit(code)
 

@@ -56,7 +56,8 @@ def open_store(path: Path, cfg: Config, now: float | None = None) -> Store:
     store.add_bans([BanRecord(ip, REIMPORTED, {"evidence": "re-imported from the firewall: the store was corrupt"},
                               when, exp, False, 1) for ip, exp in sorted(held.items())])
     log.critical("STATE DATABASE CORRUPT: %s (%s) moved aside to %s; started a fresh store and re-imported "
-                 "%d ban(s) from the firewall (offence history is lost)", path, first, aside.name, len(held))
+                 "%d ban%s from the firewall (offence history is lost)", path, first, aside.name, len(held),
+                 "" if len(held) == 1 else "s")
     return store
 
 

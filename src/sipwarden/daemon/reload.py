@@ -47,8 +47,9 @@ async def reload(daemon, load: Callable[[], Config]) -> bool:  # noqa: ANN001 - 
     if outputs is not None and getattr(old, "notify", None) != getattr(applied, "notify", None):
         await outputs.renotify(applied.notify)
     daemon.cfg = applied
-    log.info("reloaded the config: whitelist %d entr%s, thresholds and ban times applied; %d ban(s) kept%s%s",
+    kept = len(bans.active(now))
+    log.info("reloaded the config: whitelist %d entr%s, thresholds and ban times applied; %d ban%s kept%s%s",
              len(applied.whitelist.addresses), "y" if len(applied.whitelist.addresses) == 1 else "ies",
-             len(bans.active(now)), f"; lifted (now whitelisted): {', '.join(lifted)}" if lifted else "",
+             kept, "" if kept == 1 else "s", f"; lifted (now whitelisted): {', '.join(lifted)}" if lifted else "",
              f"; changed but needs a restart: {', '.join(later)}" if later else "")
     return True
