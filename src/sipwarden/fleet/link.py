@@ -74,6 +74,7 @@ class Counters:
     malformed: int = 0  # entries that are not valid fleet messages (incl. oversized)
     queue_dropped: int = 0  # shares dropped because the queue was full during an outage
     reconnects: int = 0
+    host_errors: int = 0  # the daemon failed to apply something (logged with its traceback)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -353,7 +354,7 @@ class FleetLink:
                 self._flush_bans(by_node, now)
                 by_node = {}
                 self._known.pop(msg.ip, None)
-                if self.host.fleet_unban(msg.node, msg.ip, now):
+                if self._host("unban", self.host.fleet_unban, msg.node, msg.ip, now):
                     self.counters.unbans_applied += 1
                 continue
             if "/" in msg.ip and self._too_wide(msg.ip):
@@ -396,7 +397,7 @@ class FleetLink:
                     log.info("fleet: not applied (over the per-minute cap): %s from %s (%s)", msg.ip, node, msg.reason)
             if not take:
                 continue
-            applied = self.host.fleet_ban(node, take, now)
+            applied = self._host("ban", self.host.fleet_ban, node, take, now) or 0
             self.counters.bans_applied += applied
             self._minute = (minute, self._minute[1] + applied)
             for msg in take:
@@ -424,7 +425,16 @@ class FleetLink:
         if batch:
             self.counters.events_received += len(batch)
             batch.sort(key=lambda e: e.time or 0.0)
-            self.host.fleet_events(batch)
+            self._host("events", self.host.fleet_events, batch)
+
+    def _host(self, what: str, fn: Callable, *args: Any) -> Any:
+        """Hand over to the daemon; its failure is its own (counted there, logged here), never the link's."""
+        try:
+            return fn(*args)
+        except Exception:
+            self.counters.host_errors += 1
+            log.exception("fleet: applying a fleet %s failed", what)
+            return None
 
     def _malformed(self, stream: str, sid: str, e: m.Malformed) -> None:
         self.counters.malformed += 1
@@ -437,7 +447,7 @@ class FleetLink:
     async def _heartbeat(self, r: Any) -> None:
         while True:
             now = self.clock()
-            beat = {"at": round(now, 3), "connected_since": None, "lag_ms": self.lag_ms,
+            beat = {"at": round(now, 3), "lag_ms": self.lag_ms,
                     "queued": len(self.bans_q.items), **self.counters.as_dict(),
                     "publish_only": self.cfg.publish_only}
             await r.hset(self.keys["nodes"], self.node, json.dumps(beat))
