@@ -37,6 +37,7 @@ const SWD = (() => {
       ui.reason = el("input", { name: "reason", placeholder: "reason", size: 18 }),
       ui.token = el("input", { name: "token", type: "password", placeholder: "API token", size: 18, value: token }),
       el("button", { type: "submit", text: "Ban" }), ui.msg = el("span", { class: "msg", id: "msg" }));
+    ui.token.addEventListener("change", () => { remember(); poll(true); });  // reads from afar need it too
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       remember();
