@@ -100,11 +100,16 @@ def test_compromise_at_once_bans_in_a_digest(hook):
         await _settle(lambda: "digest" in hook.kinds())  # after the burst settles (COALESCE)
         digest = [b for _, b in hook.got if b["kind"] == "digest"][0]
         assert digest["data"]["bans"] == 3 and digest["data"]["by_reason"] == {"bruteforce": 3}
+        n.on_change(change("203.0.113.1", kind="unban"))
+        await asyncio.sleep(2.5)
+        assert hook.kinds().count("digest") == 1  # an ended ban alone sends nothing...
         n.on_change(change("203.0.113.9"))
         await asyncio.sleep(2.5)
         assert hook.kinds().count("digest") == 1  # the next one waits for digest_interval
         await n.stop()
         assert hook.kinds()[-2:] == ["digest", "lifecycle"]  # pending digest flushed, then "stopped"
+        last = [b for _, b in hook.got if b["kind"] == "digest"][-1]
+        assert last["data"]["bans"] == 1 and last["data"]["unbans"] == 1  # ...it rides with the next one
         assert hook.got[-1][1]["data"]["event"] == "stopped"
     asyncio.run(main())
 

@@ -60,7 +60,8 @@ class Digest:
         self.last: float | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.bans) or self.unbans > 0
+        """Worth sending: new bans (ended ones are only told along with them)."""
+        return bool(self.bans)
 
     def add(self, c) -> None:  # noqa: ANN001
         self.first = c.at if self.first is None else min(self.first, c.at)
@@ -79,9 +80,9 @@ class Digest:
         n = sum(self.bans.values())
         by_reason = ", ".join(f"{r} {k}" for r, k in self.bans.most_common())
         top = sorted(self.sources.items(), key=lambda kv: -kv[1][1])
-        lines = [f"{n} ban(s): {by_reason}" if n else "no new bans"]
+        lines = [f"{n} ban(s): {by_reason}"]
         if self.unbans:
-            lines.append(f"{self.unbans} ban(s) ended")
+            lines.append(f"{self.unbans} ban(s) ended since the last digest")
         if top:
             lines.append("top sources:")
             lines += [f"  {ip}  {reason}, {events} events  {why}" for ip, (reason, events, why) in top]

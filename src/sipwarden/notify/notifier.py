@@ -102,6 +102,8 @@ class Notifier:
             self.publish(msg.compromise(c))
             return
         self.digest.add(c)
+        if c.kind != "ban":  # ends of bans ride along with the next digest: expiries alone are noise
+            return
         if self._flush is None:
             try:
                 loop = asyncio.get_running_loop()
