@@ -74,6 +74,7 @@ _GEN_VALUE = re.compile(r'[^"\n]*"')
 # per event: ((',Key="', required, attacker text, a required field at or after this one), ...)
 _STEPS = {ev: tuple((f',{k}="', req, att, any(r for _, r, _ in fields[i:])) for i, (k, req, att) in enumerate(fields))
           for ev, fields in SCHEMA.items()}
+_NEEDS_TAIL = {ev: steps[0][3] for ev, steps in _STEPS.items()}  # a field is required after the pair
 # The usual tail, no quote inside any value, in one match (the walk below decides the rest).
 _PLAIN_TAIL = {ev: re.compile("".join(f'(?:,{k}="[^"\n]*")' + ("" if req else "?") for k, req, _ in fields) + r"\s*")
                for ev, fields in SCHEMA.items()}
@@ -152,7 +153,10 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
     if text.find('RemoteAddress="', tail_at, end) >= 0:
         return False
     ev, tv, svc, account, remote, tr, host, port = m.groups()
-    if not _valid_tail(text, tail_at, ev, end) or ev == "FailedACL" and "no_extension_match" in text[tail_at:end]:
+    if tail_at < end and not text[tail_at:end].isspace():
+        if not _valid_tail(text, tail_at, ev, end) or ev == "FailedACL" and "no_extension_match" in text[tail_at:end]:
+            return False
+    elif _NEEDS_TAIL.get(ev):
         return False
     kind = KINDS.get(ev)
     if kind is None:
