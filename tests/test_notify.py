@@ -300,3 +300,16 @@ def test_check_config_never_shows_notification_urls(tmp_path):
                     'apprise = ["tgram://123456:BOTSECRET/987"]\n')
     out = subprocess.run([SIPWARDEN, "check-config", "--config", str(conf)], capture_output=True, text=True).stdout
     assert "hooks.example.com" in out and "XSECRETX" not in out and "BOTSECRET" not in out
+
+
+def test_a_bad_apprise_url_is_one_line_and_stays_secret(tmp_path):
+    import subprocess
+
+    from warden import SIPWARDEN
+    (tmp_path / "c.toml").write_text('[notify]\napprise = ["nosuchscheme://user:TOPSECRET@host/TOKENPART"]\n')
+    (tmp_path / "m").touch()
+    p = subprocess.run([SIPWARDEN, "run", "--config", str(tmp_path / "c.toml"), "--watch", str(tmp_path / "m"),
+                        "--backend", "dry-run", "--state-dir", str(tmp_path / "st")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "apprise does not understand" in p.stderr.splitlines()[-1]
+    assert "TOPSECRET" not in p.stderr and "TOKENPART" not in p.stderr and "Traceback" not in p.stderr

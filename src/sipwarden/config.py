@@ -191,7 +191,7 @@ def masked(key: str, value: typing.Any) -> typing.Any:
     if is_secret(key) and value:
         return "********"
     if key in SECRET_URL_KEYS and isinstance(value, tuple | list):
-        return [_redact(str(v)) for v in value]
+        return [redact_url(str(v)) for v in value]
     if isinstance(value, str):
         return URL_CREDENTIALS.sub("********", value)
     if isinstance(value, tuple | list):
@@ -348,7 +348,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("notify.digest_interval must be at least 1 s, notify.queue at least 1, notify.timeout positive")
     for u in cfg.notify.webhook:
         if not u.startswith(("http://", "https://")):
-            raise ConfigError(f"notify.webhook: {_redact(u)} is not an http:// or https:// URL")
+            raise ConfigError(f"notify.webhook: {redact_url(u)} is not an http:// or https:// URL")
     if cfg.log.timezone not in ("local", "UTC", "utc"):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:
@@ -414,7 +414,7 @@ def load(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: {e}") from None
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """A URL fit for an error message or a log: notification URLs carry secrets (tokens, passwords,
     a bot token where the host would be), so only the scheme and a plain host name are kept."""
     scheme, sep, rest = url.partition("://")
