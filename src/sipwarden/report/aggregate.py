@@ -152,11 +152,12 @@ class Aggregate:
         return timeline_doc(step, ((b, str(k), n) for b, row in rows.items() for k, n in row.items()))
 
     def source_rows(self, verdicts: list[dict]) -> list[dict]:
-        """The top sources by events, each verdict's address always among them."""
+        """The top sources by events, then verdicts' addresses not among them (up to twice the rows)."""
         by_ip = {v["ip"]: v for v in verdicts}
         top = sorted(self.sources.items(), key=lambda kv: -kv[1].events)[:MAX_SOURCES_SHOWN]
         shown = {ip for ip, _ in top}
-        top += [(ip, self.sources.get(ip, _Source())) for ip in by_ip if ip not in shown]
+        room = MAX_SOURCES_SHOWN * 2 - len(top)  # every verdict also has its own row in the verdicts table
+        top += [(ip, self.sources.get(ip, _Source())) for ip in by_ip if ip not in shown][:max(room, 0)]
         rows = []
         for ip, s in top:
             v = by_ip.get(ip)
