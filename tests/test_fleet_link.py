@@ -347,3 +347,28 @@ def test_redis_down_at_start_is_one_line_and_the_node_joins_when_it_comes(tmp_pa
         assert r.cli("XLEN", "sipwarden:bans").stdout.strip() == "1"
     finally:
         r.stop()
+
+
+def test_a_node_away_longer_than_the_stream_holds_says_so(redis, caplog):
+    async def go() -> None:
+        a, b = Node("a", redis.url, stream_maxlen=100), Node("b", redis.url, stream_maxlen=100)
+        await a.link.start()
+        await b.link.start()
+        await until(lambda: a.link.connected and b.link.connected)
+        now = time.time()
+        a.link.share_ban("203.0.113.1", "scanner", "", now + 600, now)
+        await until(lambda: b.bans)
+        await b.link.stop()
+        for i in range(1000):  # far more than the stream keeps
+            a.link.share_ban(f"198.18.{i >> 8}.{i & 255}", "scanner", "", now + 600, now)
+        await until(lambda: a.link.counters.bans_shared == 1001)
+        b2 = Node("b", redis.url, meta=b.meta, stream_maxlen=100)
+        await b2.link.start()
+        await until(lambda: b2.link.connected and b2.bans)
+        assert b2.link.counters.trimmed_gaps == 1
+        assert 100 <= len(b2.bans) < 1000  # what is left of the stream, not all
+        await a.link.stop()
+        await b2.link.stop()
+    with caplog.at_level(logging.INFO, logger="sipwarden.fleet"):
+        asyncio.run(go())
+    assert sum("were trimmed before this node read them" in r.getMessage() for r in caplog.records) == 1

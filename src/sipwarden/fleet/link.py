@@ -74,6 +74,7 @@ class Counters:
     malformed: int = 0  # entries that are not valid fleet messages (incl. oversized)
     queue_dropped: int = 0  # shares dropped because the queue was full during an outage
     reconnects: int = 0
+    trimmed_gaps: int = 0  # times bans were trimmed from the stream before this node read them
     host_errors: int = 0  # the daemon failed to apply something (logged with its traceback)
 
     def as_dict(self) -> dict[str, int]:
@@ -234,6 +235,7 @@ class FleetLink:
             reader = make_client(self.target, self.password, self.cfg, read_timeout=BLOCK_MS / 1000 + 5.0)
             try:
                 await writer.ping()
+                await self._check_trimmed(writer)
                 self._up(first)
                 first = False
                 delay = BACKOFF_FIRST
@@ -263,6 +265,21 @@ class FleetLink:
                 break
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
             delay = min(delay * 2, BACKOFF_CAP)
+
+    async def _check_trimmed(self, r: Any) -> None:
+        """Say so when the bans this node has not read yet were trimmed away (it was gone for longer
+        than `stream_maxlen` bans): it then starts from the oldest entry still there."""
+        if self.bans_id == "0":
+            return
+        first = await r.xrange(self.keys["bans"], count=1)
+        if not first:
+            return
+        sid = first[0][0].decode() if isinstance(first[0][0], bytes) else str(first[0][0])
+        if _later(sid, self.bans_id) == sid and sid != self.bans_id and _id_ms(sid) > _id_ms(self.bans_id):
+            self.counters.trimmed_gaps += 1
+            log.error("fleet: bans published between stream ids %s and %s were trimmed before this node read "
+                      "them (away longer than fleet.stream_maxlen = %d entries); they are not applied here",
+                      self.bans_id, sid, self.cfg.stream_maxlen)
 
     def _up(self, first: bool) -> None:
         self.connected = True
@@ -489,7 +506,9 @@ class FleetLink:
                 "refused_reason": "fleet bans refused: reason not accepted", "refused_expired": "fleet bans already over",
                 "refused_wide": "fleet network bans wider than this node's own",
                 "capped": "fleet bans over max_bans_per_minute (not applied)",
-                "malformed": "malformed fleet entries ignored", "reconnects": "reconnections to Redis"}
+                "malformed": "malformed fleet entries ignored", "reconnects": "reconnections to Redis",
+                "trimmed_gaps": "bans trimmed from the stream before this node read them",
+                "host_errors": "fleet changes the daemon failed to apply"}
         out += [(f"sipwarden_fleet_{k}", docs[k], v, False) for k, v in c.as_dict().items() if k in docs]
         return out
 
