@@ -48,3 +48,9 @@ def test_sample(want: dict, line: str):
         assert got.get(k) == v, (k, got)
 
 
+
+
+@pytest.mark.parametrize("want,line", [c for c in _cases() if c.values[0].get("match") is not False])
+def test_bulk_triggers_cover_every_sample(want: dict, line: str):
+    """The bulk reader only reads lines holding one of TRIGGERS: every sample event line holds one."""
+    assert any(t in line for t in logstream.TRIGGERS), line

@@ -57,6 +57,7 @@ class BulkParser:
         # its window: what a dirty chunk after a bulk one must know.
         self._secs: list[int] = []
         self._starts: dict[int, int] = {}  # message starts `_clean` found, by line offset in the body it checked
+        self._calls: dict[int, Event] = {}  # call lines `_clean` read, likewise
 
     def feed(self, text: str) -> list[Event]:
         buf = self._carry + text if self._carry else text
@@ -97,6 +98,7 @@ class BulkParser:
     def _clean(self, body: str, end: int) -> bool:
         """May `body[:end]` be read in bulk (see the module docstring)? `body` goes on MAX_JOIN lines."""
         self._starts = {}
+        self._calls = {}
         if "\x1b" in body or "\r" in body or "<--- " in body or self.parser._dump is not None:
             return False  # colours, carriage returns, packet dumps: the line API reads them
         find, rfind = body.find, body.rfind
@@ -110,8 +112,12 @@ class BulkParser:
             ms = message_start_in(body, s, e)
             if ms >= 0:
                 msg = body[ms:e]
-                if call_rejected_plain(msg) is False and call_head(msg):
-                    return False
+                ev = call_rejected_plain(msg)
+                if ev is False:
+                    if call_head(msg):
+                        return False
+                elif msg.startswith("Call from '"):
+                    self._calls[s] = ev  # what `_bulk` would read for this line: read once
             i = find(") to extension '", e)
         held = self.parser._secs_in_window or self._secs
         i = find('RemoteAddress="IPV')
@@ -205,6 +211,7 @@ class BulkParser:
         sec_lines = self._secs
         get = secs.get
         plain = PLAIN.get
+        calls = self._calls
         for s in cands:
             lineno += count("\n", pos, s)
             pos = s
@@ -216,7 +223,10 @@ class BulkParser:
                 if f is not None:
                     append(_new(Event, (f[0] if f[0] is not None else t,) + f[1:] + (file, lineno)))
                 continue
-            ev = None
+            ev = calls.get(s)
+            if ev is not None:
+                append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
+                continue
             ms = message_start_in(body, s, e)
             if ms >= 0:
                 msg = body[ms:e]
