@@ -132,3 +132,12 @@ def login(ip: str, account: str) -> str:
             f"EventTV=\"{tv}\",Severity=\"Informational\",Service=\"SIP\",EventVersion=\"1\",AccountID=\"{account}\","
             f"SessionID=\"0x7f73e800a040\",LocalAddress=\"IPV4/UDP/127.0.0.1/5060\","
             f"RemoteAddress=\"IPV4/UDP/{ip}/5061\",UsingPassword=\"1\"\n")
+
+
+def unknown_account(ip: str, account: str) -> str:
+    """One security-log InvalidAccountID from `ip` naming `account` (attacker text), stamped now."""
+    now = datetime.now()
+    tv = now.astimezone().strftime("%Y-%m-%dT%H:%M:%S.000%z")
+    return (f"[{now.strftime('%b %d %H:%M:%S')}] SECURITY[20032] res_security_log.c: SecurityEvent=\"InvalidAccountID\","
+            f"EventTV=\"{tv}\",Severity=\"Error\",Service=\"PJSIP\",EventVersion=\"1\",AccountID=\"{account}\","
+            f"SessionID=\"7605\",LocalAddress=\"IPV4/UDP/127.0.0.1/5060\",RemoteAddress=\"IPV4/UDP/{ip}/5060\"\n")

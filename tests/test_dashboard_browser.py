@@ -72,3 +72,32 @@ def test_dashboard_without_the_token_says_so(tmp_path):
             assert all("401" in m for m in console_errors(b))
     finally:
         w.stop()
+
+
+def test_attacker_text_stays_text_on_the_dashboard(tmp_path):
+    """Account names are attacker text shown in the operator's browser (which holds the API token):
+    markup in them must never become elements or run."""
+    from httpwarden import unknown_account
+    evil = ["<img src=x onerror=window.__pwned=1>", "<script>window.__pwned=2</script>", "<b>bold</b>",
+            "</td><svg onload=window.__pwned=3>", "x' onmouseover='window.__pwned=4"]
+    w = HttpWarden(tmp_path).start()
+    try:
+        w.append("".join(unknown_account("203.0.113.90", e + str(i)) for i in range(3) for e in evil))
+        w.wait_for(lambda: "203.0.113.90" in w.banned(), "enumeration ban")
+        stored = {e.get("account") for e in w.get("/api/v1/events?limit=50")["events"]}
+        assert any("<img" in (a or "") for a in stored), stored  # the parser kept the text as it came
+        with chromium(1400, 1600) as b:
+            b.get(w.base + "/")
+            def text(id_: str) -> str:
+                return b.execute_script("const e = document.getElementById(arguments[0]); return e ? e.innerText : ''",
+                                        id_)
+            w.wait_for(lambda: "<img src=x" in text("events-table"), "events table", 5)
+            w.wait_for(lambda: "<img src=x" in text("accounts"), "accounts table", 5)
+            b.execute_script("document.querySelectorAll('td, th, .pt').forEach(e => ['mouseover', 'mousemove']"
+                             ".forEach(t => e.dispatchEvent(new MouseEvent(t, {bubbles: true}))))")
+            assert b.execute_script("return window.__pwned") is None
+            assert b.find_elements("css selector", "img, main script, svg[onload]") == []
+            assert [e for e in b.find_elements("css selector", "main b") if e.text == "bold"] == []
+            assert console_errors(b) == []
+    finally:
+        w.stop()
