@@ -57,7 +57,7 @@ class CaptureDaemon:
                            capture_output=True, text=True, timeout=20)
         return json.loads(p.stdout) if p.stdout.strip() else None
 
-    def wait(self, cond, what: str, timeout: float = 10) -> None:  # noqa: ANN001
+    def wait(self, cond, what: str, timeout: float = 30) -> None:  # noqa: ANN001
         deadline = time.monotonic() + timeout
         while not cond():
             assert self.proc.poll() is None, self.err.read_text()

@@ -62,7 +62,7 @@ class NsDaemon:
         r = self.sw("status", "--format", "json")
         return json.loads(r.stdout) if r.stdout.strip() else {}
 
-    def wait(self, cond, what: str, timeout: float = 10) -> None:  # noqa: ANN001
+    def wait(self, cond, what: str, timeout: float = 30) -> None:  # noqa: ANN001
         deadline = time.monotonic() + timeout
         while not cond():
             assert self.proc.poll() is None, self.err.read_text()

@@ -59,7 +59,7 @@ def test_daemon_reconcile_keeps_comment_and_firewall_remove(tmp_path):
         proc = subprocess.Popen(["ip", "netns", "exec", topo.srv, SIPWARDEN, "run", "--config", str(cfg), "--watch",
                                  str(log)], stdout=err, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 30
             while sw("status", "--config", str(cfg)).returncode != 0:
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "d.err").read_text()
                 time.sleep(0.1)
@@ -67,12 +67,12 @@ def test_daemon_reconcile_keeps_comment_and_firewall_remove(tmp_path):
             with open(log, "a") as f:
                 f.write("".join(f"[{ts}] NOTICE[1] chan_sip.c: Registration from '<sip:{100 + i}@x>' failed for "
                                 f"'{ATK4}:5060' - Wrong password\n" for i in range(5)))
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while comments(topo, table, "ban4") != {ATK4: "bruteforce"}:
                 assert time.monotonic() < deadline, (tmp_path / "d.err").read_text()
                 time.sleep(0.1)
             topo.nft_cmd("delete", "table", "inet", table)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while topo.nft_cmd("list", "set", "inet", table, "ban4", check=False).returncode != 0 \
                     or ATK4 not in comments(topo, table, "ban4"):
                 assert time.monotonic() < deadline, (tmp_path / "d.err").read_text()

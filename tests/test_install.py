@@ -178,7 +178,7 @@ def test_installed_daemon_bans_as_nobody_with_only_cap_net_admin(staged):
                 srv = topo.udp_listener()
                 atk = topo.udp_client(topo.atk, ATK4)
                 legit = topo.udp_client(topo.legit, LEGIT4)
-                deadline = time.monotonic() + 15
+                deadline = time.monotonic() + 30
                 while not (state / "control.sock").exists():
                     assert proc.poll() is None, (work / "daemon.err").read_text()
                     assert time.monotonic() < deadline, (work / "daemon.err").read_text()
@@ -188,7 +188,7 @@ def test_installed_daemon_bans_as_nobody_with_only_cap_net_admin(staged):
                 with open(log, "a") as f:
                     f.write("".join(f"[{ts}] NOTICE[1] chan_sip.c: Registration from '<sip:{100 + i}@{SRV4}>' "
                                     f"failed for '{ATK4}:5060' - Wrong password\n" for i in range(5)))
-                deadline = time.monotonic() + 10
+                deadline = time.monotonic() + 30
                 while topo.nft_cmd("get", "element", "inet", table, "ban4", f"{{ {ATK4} }}",
                                    check=False).returncode != 0:
                     assert proc.poll() is None and time.monotonic() < deadline, (work / "daemon.err").read_text()

@@ -34,7 +34,7 @@ class Daemon:
         argv = [*(prefix or []), SIPWARDEN, "run", "--watch", str(self.log), "--state-dir", str(self.state), *extra]
         self.proc = subprocess.Popen(argv, stdout=open(self.err, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
 
-    def wait_socket(self, timeout: float = 15) -> None:
+    def wait_socket(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while not (self.state / "control.sock").exists():
             assert self.proc.poll() is None, self.err.read_text()
@@ -66,7 +66,7 @@ def test_second_daemon_on_the_same_state_dir_refuses_and_the_first_still_answers
     sock_inode = (first.state / "control.sock").stat().st_ino
     second = Daemon(tmp_path, "--backend", "dry-run", name="second")
     daemons.append(second)
-    assert second.proc.wait(15) == 2
+    assert second.proc.wait(30) == 2
     msg = second.err.read_text()
     assert f"another sipwarden (pid {first.proc.pid}) is running on state dir {first.state}" in msg
     assert "Traceback" not in msg and len(msg.strip().splitlines()) == 1
@@ -136,7 +136,7 @@ def test_dead_firewall_is_degraded_and_ban_fails(tmp_path, daemons):
                prefix=["capsh", "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"'])
     daemons.append(d)
     d.wait_socket()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         r = sw("status", "--state-dir", str(d.state), "--format", "json")
         doc = json.loads(r.stdout)

@@ -28,7 +28,7 @@ def ctl(state: Path, *args: str):  # noqa: ANN201
     return json.loads(p.stdout) if p.stdout.strip() else None
 
 
-def wait(cond, what: str, proc: subprocess.Popen, err: Path, timeout: float = 10) -> None:  # noqa: ANN001
+def wait(cond, what: str, proc: subprocess.Popen, err: Path, timeout: float = 30) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while not cond():
         assert proc.poll() is None, err.read_text()
@@ -44,7 +44,7 @@ def test_sighup_reloads_thresholds_whitelist_bantime_keeps_state_and_notifies(tm
     notify_path = str(tmp_path / "notify")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     srv.bind(notify_path)
-    srv.settimeout(10)
+    srv.settimeout(30)
     env = {**os.environ, "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"}
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen([SIPWARDEN, "run", "--config", str(cfg), "--watch", str(log), "--state-dir", str(state)],
