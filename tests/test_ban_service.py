@@ -221,3 +221,36 @@ def test_one_ban_path():
                         and not ast.unparse(node.func.value).endswith("bans")):
                     wrong.append(f"{rel}:{node.lineno} {ast.unparse(node.func)}")
     assert wrong == []
+
+
+def test_a_parser_error_loses_only_its_line(tmp_path, monkeypatch):
+    """The bulk parser fails on a chunk: its lines go through the line API one by one, and only the
+    line that fails there too is lost (each failure counted in errors.parse)."""
+    from sipwarden.daemon.logs import LogSources
+    from sipwarden.parsers.bulk import BulkParser
+    from sipwarden.parsers.logstream import LogParser
+
+    log = tmp_path / "messages"
+    lines = [f"[2026-11-24 12:00:0{i}] NOTICE[1] chan_sip.c: Registration from '<sip:10{i}@x>' failed for "
+             f"'203.0.113.{i}:5060' - Wrong password" for i in range(4)]
+    lines[2] += " BOOM"
+    log.write_text("\n".join(lines) + "\n")
+    line_feed = LogParser.feed
+
+    def chunk_bug(self, text: str) -> list[Event]:
+        raise ValueError("parser bug")
+
+    def line_bug(self, text: str, n: int):  # noqa: ANN001, ANN202
+        if "BOOM" in text:
+            raise IndexError("parser bug on this line")
+        return line_feed(self, text, n)
+
+    monkeypatch.setattr(BulkParser, "feed", chunk_bug)
+    monkeypatch.setattr(LogParser, "feed", line_bug)
+    got: list[Event] = []
+    errors = StageErrors()
+    src = LogSources([str(log)], "UTC", got.extend, errors, clock=lambda: T0)
+    src.files[str(log)].open(None)
+    src.read_all()
+    assert sorted(e.ip for e in got) == ["203.0.113.0", "203.0.113.1", "203.0.113.3"]
+    assert errors.counts["parse"] == 2  # the chunk, then the one line

@@ -182,7 +182,7 @@ class LogSources:
                 events = bulk.feed(text)
             except Exception:  # a parser bug must never stop the daemon: those lines one by one
                 self.errors.record("parse", f"{path}: lines {lines[0][0]}-{lines[-1][0]}")
-                events = self._one_by_one(bulk, lines)
+                events = self._one_by_one(path, bulk, lines)
         if end:
             try:
                 events.extend(bulk.close())
@@ -190,17 +190,18 @@ class LogSources:
                 self.errors.record("parse", f"{path}: end of the data")
         return events
 
-    def _one_by_one(self, bulk: BulkParser, lines: list[tuple[int, str]]) -> list[Event]:
-        """After a parser error in a chunk: each line through the line API, so only the bad one is lost."""
-        bulk.__init__(bulk.clock, bulk.file)  # start clean (the clock, with its year, is kept)
+    def _one_by_one(self, path: str, bulk: BulkParser, lines: list[tuple[int, str]]) -> list[Event]:
+        """After a parser error in a chunk: a fresh parser (the clock, with its year, is kept), and each
+        line through its line API, so only a line that fails there too is lost."""
+        fresh = self.parsers[path] = BulkParser(bulk.clock, bulk.file)
         out: list[Event] = []
-        feed = bulk.parser.feed
+        feed = fresh.parser.feed
         for n, (_, text) in enumerate(lines, 1):
             try:
                 out.extend(feed(text, n))
             except Exception:
-                self.errors.counts["parse"] += 1
-        bulk._next = len(lines) + 1  # noqa: SLF001 - keep the line count going
+                self.errors.record("parse", f"{path}: line {n} of a chunk read one by one")
+        fresh._next = len(lines) + 1  # noqa: SLF001 - the line count goes on from here
         return out
 
     # -- positions and status --------------------------------------------------------------------
