@@ -216,7 +216,10 @@ def run_sipwarden(tmp: Path, n: int, backlog: int, backend: str, max_tracked: in
 
             res = feed(d, log, n, backlog, processed, stall=30)
             st = d.status() or {}
-            res.bans, res.tracked = st.get("bans"), st.get("tracked_sources")
+            res.bans, res.tracked = (st.get("bans") or {}).get("bans"), st.get("tracked_sources")
+            store = st.get("store") or {}
+            print(f"  store: {store.get('history_rows')} history rows written, {store.get('history_dropped')} dropped "
+                  f"(the writer far behind), {store.get('queued')} writes queued; errors {st.get('errors')}")
             if backend == "nftables":
                 res.bans = max(res.bans or 0, d.set_size())
             return res

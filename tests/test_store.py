@@ -331,3 +331,18 @@ def test_second_connection_sees_commits(db: Path) -> None:
         assert [b.ip for b in cli.active_bans(T0 + 1)] == ["192.0.2.1"]
         assert cli.lift_ban("192.0.2.1", T0 + 2, by="cli")
         assert daemon.get_ban("192.0.2.1", T0 + 3) is None
+
+
+def test_events_in_many_row_inserts_keep_every_field_and_the_order(store: Store) -> None:
+    from sipwarden.store.sqlite import EVENT_ROWS
+    n = 2 * EVENT_ROWS + 7  # two full multi-row statements and a rest
+    events = [ev(T0 + i, account=f"u{i}", origin="security", detail=f"d{i}", file="messages", line=i, port=5060)
+              for i in range(n)]
+    store.add_events(events)
+    got = store.events_for("203.0.113.5", limit=n + 10)
+    assert len(got) == n == store.count_events()
+    assert [g["line"] for g in got] == list(range(n))
+    assert got[EVENT_ROWS] == {"time": got[EVENT_ROWS]["time"], "ts": T0 + EVENT_ROWS, "ip": "203.0.113.5",
+                               "kind": "auth_failed", "port": 5060, "account": f"u{EVENT_ROWS}",
+                               "origin": "security", "detail": f"d{EVENT_ROWS}", "file": "messages",
+                               "line": EVENT_ROWS}

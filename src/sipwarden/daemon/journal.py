@@ -22,7 +22,7 @@ HISTORY_DAYS = 14
 log = logging.getLogger("sipwarden")
 
 PRUNE_EVERY = 100_000  # history rows written between prunes
-HISTORY_QUEUED_MAX = 500_000  # history rows waiting for the disk, at most (bans are never dropped)
+HISTORY_QUEUED_MAX = 50_000  # history rows waiting for the disk, at most (~20 MB; bans are never dropped)
 
 
 class Journal:

@@ -82,10 +82,8 @@ class LogSources:
         self._backlog_step()
 
     def stop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read what is there (the backlog included), then close."""
-        if self._backlog is not None:
-            self.feed(list(self._backlog))
-            self._backlog = None
+        """Read what is there, then close. A backlog still being worked off is left as it is (it may be
+        gigabytes; its positions were not saved), to be read again at the next start."""
         if self.watcher is not None:
             fd = self.watcher.fileno()
             if fd is not None:
