@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from netns import topology, unavailable
+from sipwarden.daemon.client import request
 from warden import SIPWARDEN, ctl
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
@@ -124,10 +125,15 @@ def test_botnet_flood_is_banned_whole_and_the_control_socket_keeps_answering(dae
     failed: list[str] = []
     done = threading.Event()
 
-    def ask() -> None:  # the operator's `status` during the flood
+    def ask() -> None:  # the operator's `status` during the flood (on the socket: no CLI start-up time)
         while not done.is_set():
             t0 = time.monotonic()
-            if (ctl(daemon.state, "status") or {}).get("running") is not True:
+            try:
+                ok = (request(str(daemon.state), {"cmd": "status"}, timeout=10) or {}).get("running") is True
+            except OSError as e:
+                ok = False
+                failed.append(f"status: {e}")
+            if not ok:
                 failed.append(f"no status at {t0:.2f}")
             slowest[0] = max(slowest[0], time.monotonic() - t0)
             time.sleep(0.05)
@@ -146,8 +152,9 @@ def test_botnet_flood_is_banned_whole_and_the_control_socket_keeps_answering(dae
     status = ctl(daemon.state, "status")
     assert status["active_bans"] == n and status["lines"] == 5 * n
     assert sum(status["errors"].values()) == 0
-    # each status took one client process (~0.2 s); a loop blocked by the flood would take seconds
-    assert slowest[0] < 3.0, f"status took {slowest[0]:.2f} s during the flood"
+    # the loop serves the socket between 1 MB slices of the flood; blocked by it, it would take seconds
+    print(f"slowest status during the flood: {slowest[0] * 1000:.0f} ms")
+    assert slowest[0] < 1.5, f"status took {slowest[0]:.2f} s during the flood"
     daemon.stop()
     rows = daemon.ban_rows()
     assert len(rows) == n and {r[0] for r in rows} == set(ips)  # every ban in the store, once

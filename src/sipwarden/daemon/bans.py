@@ -149,6 +149,10 @@ class BanService:
         return sorted((r for r in self._active.values() if r.expires is None or r.expires > now),
                       key=lambda r: r.start)
 
+    def count(self, now: float) -> int:
+        """How many bans are in force (for status: no sorting)."""
+        return sum(1 for r in self._active.values() if r.expires is None or r.expires > now)
+
     def get(self, ip: str) -> BanRecord | None:
         return self._active.get(ip)
 

@@ -30,8 +30,10 @@ from .errors import StageErrors
 
 log = logging.getLogger("sipwarden")
 
-READ_BUDGET = 1 << 20  # bytes of new lines handled per file per loop turn
-BACKLOG_EVENTS = 20_000  # backlog events handed to the pipeline per loop turn
+# Work per loop turn: small enough that the control socket, housekeeping and the HEP receiver's
+# batches are served within a fraction of a second in a flood (a request takes a few turns).
+READ_BUDGET = 64 << 10  # bytes of new lines handled per file per loop turn (~450 lines)
+BACKLOG_EVENTS = 2_000  # backlog events handed to the pipeline per loop turn
 
 
 class LogSources:
@@ -140,7 +142,8 @@ class LogSources:
         if self.watcher is None:
             return
         for path in self.watcher.changed():
-            self._drain(path)
+            if path not in self._draining:  # else its next slice is already due: one slice per turn
+                self._drain(path)
 
     def read_all(self) -> None:
         for path in self.files:

@@ -66,7 +66,7 @@ class Daemon:
         p, b = self.pipeline.counts, self.bans.counts
         summary = {"ok": True, "running": True, "pid": os.getpid(), "version": __version__,
                    "uptime": round(now - self.started, 1), "backend": self.cfg.ban.backend,
-                   "firewall_error": k.error, "active_bans": len(self.bans.active(now)),
+                   "firewall_error": k.error, "active_bans": self.bans.count(now),
                    "tracked_sources": len(self.engine.sources), "tamper_events": self.engine.tamper,
                    "lines": self.logs.lines, "events": p["events"], "verdicts": b["verdicts"],
                    "catching_up": self.logs.catching_up}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .base import Ban, RememberedBans, log, parse_target, split_bans
 
+LOG_EACH = 20  # a batch larger than this is logged as one line
+
 
 class DryRunEnforcer(RememberedBans):
     name = "dry-run"
@@ -23,7 +25,10 @@ class DryRunEnforcer(RememberedBans):
             exp = None if secs is None else now + secs
             self.bans[key] = exp
             self.log.append(("ban", key, exp))
-            log.info("dry-run: would ban %s for %s (%s)", key, "ever" if secs is None else f"{secs}s", comment)
+            if len(live) <= LOG_EACH:
+                log.info("dry-run: would ban %s for %s (%s)", key, "ever" if secs is None else f"{secs}s", comment)
+        if len(live) > LOG_EACH:  # a flood: one line, not thousands
+            log.info("dry-run: would ban %d addresses (%s, ...)", len(live), ", ".join(list(live)[:3]))
 
     def unban(self, ips: list[str]) -> None:
         for ip in ips:
