@@ -32,7 +32,7 @@ log = logging.getLogger("sipwarden")
 
 # Work per loop turn: small enough that the control socket, housekeeping and the HEP receiver's
 # batches are served within a fraction of a second in a flood (a request takes a few turns).
-READ_BUDGET = 64 << 10  # bytes of new lines handled per file per loop turn (~450 lines)
+READ_BUDGET = 128 << 10  # bytes of new lines handled per file per loop turn (~900 lines)
 BACKLOG_EVENTS = 2_000  # backlog events handed to the pipeline per loop turn
 
 
