@@ -152,7 +152,7 @@ def test_botnet_flood_is_banned_whole_and_the_control_socket_keeps_answering(dae
     status = ctl(daemon.state, "status")
     assert status["active_bans"] == n and status["lines"] == 5 * n
     assert sum(status["errors"].values()) == 0
-    # the loop serves the socket between 1 MB slices of the flood; blocked by it, it would take seconds
+    # the loop serves the socket between 128 KB slices of the flood; blocked by it, it would take seconds
     print(f"slowest status during the flood: {slowest[0] * 1000:.0f} ms")
     assert slowest[0] < 1.5, f"status took {slowest[0]:.2f} s during the flood"
     daemon.stop()
