@@ -96,3 +96,14 @@ def test_hostile_text_stays_text_and_alerts_come_first(tmp_path):
         assert sections[0] == "alerts"
         assert console_errors(b) == []
         screenshot(b, tmp_path / "hostile.png")
+
+
+def test_an_empty_log_renders_cleanly(tmp_path):
+    (tmp_path / "empty.log").write_text("")
+    out = tmp_path / "empty.html"
+    subprocess.run([SIPWARDEN, "report", "--html", str(out), str(tmp_path / "empty.log")], check=True, capture_output=True)
+    with chromium(1200, 900) as b:
+        b.get(out.as_uri())
+        assert console_errors(b) == []
+        assert "no events in this period" in b.find_element("id", "timeline").text
+        assert b.find_elements("css selector", "#timeline g.pt") == []
