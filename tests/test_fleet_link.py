@@ -372,3 +372,42 @@ def test_a_node_away_longer_than_the_stream_holds_says_so(redis, caplog):
     with caplog.at_level(logging.INFO, logger="sipwarden.fleet"):
         asyncio.run(go())
     assert sum("were trimmed before this node read them" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_hung_redis_never_stalls_the_event_loop(redis):
+    """Redis stopped (SIGSTOP: connections stay open, nothing answers): the loop keeps its pace while
+    the link waits, and what was shared meanwhile arrives once Redis answers again."""
+    import os
+    import signal as sig
+
+    async def go() -> None:
+        a, b = Node("a", redis.url), Node("b", redis.url)
+        await a.link.start()
+        await b.link.start()
+        await until(lambda: a.link.connected and b.link.connected)
+        gaps: list[float] = []
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+        tick = asyncio.create_task(ticker())
+        assert redis.proc is not None
+        os.kill(redis.proc.pid, sig.SIGSTOP)
+        try:
+            now = time.time()
+            for i in range(3):
+                a.link.share_ban(f"203.0.113.{i}", "bruteforce", "", now + 600, now)
+            await asyncio.sleep(2.0)
+            assert b.bans == []
+        finally:
+            os.kill(redis.proc.pid, sig.SIGCONT)
+        await until(lambda: len(b.bans) == 3, timeout=15)
+        tick.cancel()
+        assert max(gaps) < 0.2, f"the loop stalled for {max(gaps):.3f} s"
+        await a.link.stop()
+        await b.link.stop()
+    asyncio.run(go())
