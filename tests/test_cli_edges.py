@@ -131,3 +131,14 @@ def test_durations_in_the_config_as_on_the_command_line(tmp_path):
             raise AssertionError(text)
     r = sw("ban", "192.0.2.1", "--for", "1 hour", "--state-dir", str(tmp_path))
     assert r.returncode == 2 and "'--for'" in r.stderr
+
+
+def test_toll_fraud_verdict_keeps_dialled_numbers_apart_from_accounts():
+    from sipwarden.detect.tollfraud import international
+    got = verdicts(sw("scan", "--json", str(DEV1 / "messages.gz"), str(DEV1 / "security.gz")).stdout)
+    fraud = got["127.0.1.32"]  # the INVITE flood to 9011..., 00..., +...: its "accounts" were the numbers
+    assert fraud["reason"] == "tollfraud"
+    prefixes = ("+", "00", "011", "9011", "900", "9000")
+    assert len(fraud["numbers"]) >= 5 and all(international(n, prefixes) for n in fraud["numbers"])
+    assert not [a for a in fraud["accounts"] if international(a, prefixes)], fraud["accounts"]
+    assert got["127.0.1.20"]["numbers"] == [] and "100" in got["127.0.1.20"]["accounts"]  # svwar: accounts only
