@@ -346,3 +346,19 @@ def test_events_in_many_row_inserts_keep_every_field_and_the_order(store: Store)
                                "kind": "auth_failed", "port": 5060, "account": f"u{EVENT_ROWS}",
                                "origin": "security", "detail": f"d{EVENT_ROWS}", "file": "messages",
                                "line": EVENT_ROWS}
+
+
+def test_add_bans_in_many_rows_and_a_repeated_ip_in_one_batch(store: Store) -> None:
+    from sipwarden.store.sqlite import BAN_ROWS, BanRecord
+    old = store.add_ban("203.0.113.9", "bruteforce", {}, T0 - 100, T0 - 50)  # expired, not ticked yet
+    recs = [BanRecord(f"2001:db8::{i:x}", "flood", {"n": i}, T0, T0 + 600, False, 1) for i in range(BAN_ROWS + 3)]
+    recs += [BanRecord("203.0.113.9", "scanner", {}, T0, T0 + 600, False, 2),
+             BanRecord("203.0.113.9", "manual", {}, T0 + 1, None, True, 3)]  # the same ip again, same batch
+    store.add_bans(recs)
+    active = {b.ip: b for b in store.active_bans(T0 + 2)}
+    assert len(active) == BAN_ROWS + 4
+    assert active["2001:db8::1f4"].evidence == {"n": 500}
+    hist = store.history("203.0.113.9")
+    assert [(h.reason, h.ended_by) for h in hist] == [("bruteforce", "expired"), ("scanner", "replaced"),
+                                                      ("manual", None)]
+    assert hist[0].ended == old.expires and hist[1].ended == T0 + 1

@@ -254,6 +254,11 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                f"{_n(reply['tracked_sources'], 'source')} tracked")
     for f in reply["files"]:
         click.echo(f"  {f['path']}: at byte {f['offset']}" + (f" ({f['error']})" if f["error"] else ""))
+    if reply.get("catching_up"):
+        click.echo("  catching up: reading a backlog (merged across files by time)")
+    errs = {k: v for k, v in (reply.get("errors") or {}).items() if v} if isinstance(reply.get("errors"), dict) else {}
+    if errs:  # bugs met and survived (logged once each, with the traceback)
+        click.echo("  errors by stage: " + ", ".join(f"{k} {v}" for k, v in errs.items()))
     fl = reply.get("fleet")
     if fl:
         click.echo(f"  fleet: node {fl['node']} at {fl['redis']}, "

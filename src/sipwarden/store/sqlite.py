@@ -102,6 +102,10 @@ _INSERT_EVENTS_MANY = (f"INSERT INTO events ({', '.join(Event._fields)}) VALUES 
                        + ", ".join([f"({', '.join('?' * len(Event._fields))})"] * EVENT_ROWS))
 _dumps = json.JSONEncoder(sort_keys=True, default=str).encode  # one encoder: json.dumps(**kw) makes one a call
 _BAN_COLUMNS = "ip, reason, evidence, start, expires, manual, offence, ended, ended_by"
+_INSERT_BAN = f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+BAN_ROWS = 500  # bans per multi-row INSERT (7 variables each)
+_INSERT_BANS_MANY = (f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES "
+                     + ", ".join(["(?, ?, ?, ?, ?, ?, ?, NULL, NULL)"] * BAN_ROWS))
 _OPEN = "ended IS NULL AND (expires IS NULL OR expires > ?)"  # an active ban at time ?
 
 
@@ -257,14 +261,33 @@ class Store:
 
     @staticmethod
     def _insert_bans(db: sqlite3.Connection, records: Sequence[BanRecord]) -> None:
-        for r in records:
-            db.execute("UPDATE bans SET ended = expires, ended_by = 'expired' "
-                       "WHERE ip = ? AND ended IS NULL AND expires <= ?", (r.ip, r.start))
-            db.execute("UPDATE bans SET ended = ?, ended_by = 'replaced' WHERE ip = ? AND ended IS NULL",
-                       (r.start, r.ip))
-        db.executemany(f"INSERT INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                       [(r.ip, r.reason, _dumps(r.evidence), r.start, r.expires,
-                         int(r.manual), r.offence) for r in records])
+        """Close what each record replaces, then insert it, in runs of distinct ips (an ip banned twice
+        in one batch: the later ban replaces the earlier). A few statements per run, whatever its
+        size: the daemon's writer thread retakes the GIL once per statement step, not per ban."""
+        i = 0
+        while i < len(records):
+            seen: set[str] = set()
+            j = i
+            while j < len(records) and records[j].ip not in seen:
+                seen.add(records[j].ip)
+                j += 1
+            run = records[i:j]
+            by_start: dict[float, list[str]] = {}
+            for r in run:
+                by_start.setdefault(r.start, []).append(r.ip)
+            for start, ips in by_start.items():
+                doc = json.dumps(ips)
+                db.execute("UPDATE bans SET ended = expires, ended_by = 'expired' WHERE ended IS NULL "
+                           "AND expires <= ? AND ip IN (SELECT value FROM json_each(?))", (start, doc))
+                db.execute("UPDATE bans SET ended = ?, ended_by = 'replaced' WHERE ended IS NULL "
+                           "AND ip IN (SELECT value FROM json_each(?))", (start, doc))
+            rows = [(r.ip, r.reason, _dumps(r.evidence), r.start, r.expires, int(r.manual), r.offence) for r in run]
+            full, rest = divmod(len(rows), BAN_ROWS)
+            for k in range(0, full * BAN_ROWS, BAN_ROWS):
+                db.execute(_INSERT_BANS_MANY, [x for row in rows[k:k + BAN_ROWS] for x in row])
+            if rest:
+                db.executemany(_INSERT_BAN, rows[full * BAN_ROWS:])
+            i = j
 
     def offence_counts(self) -> dict[str, int]:
         """Bans so far per ip (what escalation needs), for the daemon to keep in memory."""
