@@ -85,3 +85,14 @@ def test_scan_and_explain_rank_compromise_first(tmp_path):
     assert doc["compromise"] == {"account": "2000", "source": IP, "failures_before": 40,
                                  "first_success": "2026-11-24T10:01:30.000Z"}
     assert doc["operator_rules"] == {}  # off by default
+
+
+def test_a_login_while_banned_elsewhere_is_compromise():
+    """The daemon tells the engine what is banned (by this node, an operator or the fleet)."""
+    eng = Engine()
+    banned = {"198.51.100.9"}
+    eng.banned = lambda ip, t: ip in banned
+    assert eng.feed(Event(T0, "198.51.100.8", Kind.AUTH_OK, account="100", origin="security")) == []
+    out = eng.feed(Event(T0, "198.51.100.9", Kind.AUTH_OK, account="100", origin="security"))
+    assert [(v.ip, str(v.reason)) for v in out] == [("198.51.100.9", "compromise")]
+    assert "while banned" in out[0].evidence

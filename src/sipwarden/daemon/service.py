@@ -131,6 +131,7 @@ class Daemon:
         bans = self.bans = ban_service(cfg, store, errors, threaded=True, clock=clock)
         bans.kernel.setup()
         self.engine = Engine(cfg.detect, bans.policy.whitelist)
+        self.engine.banned = bans.is_banned  # a login from a banned address (here or by the fleet): compromise
         self.pipeline = Pipeline(self.engine, bans, bans.journal, errors, clock)
         self.banlog = BanLog()
         bans.listeners.append(self.banlog)

@@ -11,7 +11,7 @@ makes the engine raise: an unexpected error on one event is counted (`errors`) a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..addr import AddressSet
 from ..config import DetectConfig
@@ -43,6 +43,9 @@ class Engine:
         self.registrations = AddressSet(self.cfg.registrations_from) if self.cfg.registrations_from else None
         self.canaries = frozenset(self.cfg.canary_accounts)
         self.success_seen: set[tuple[str | None, str | None]] = set()  # (origin, service) that showed a login
+        # Is this address banned right now (by this node, an operator or the fleet)? The daemon sets it
+        # from its ban service: a login from a banned address is a cracked account. None in scans.
+        self.banned: Callable[[str, float], bool] | None = None
         self.now = 0.0  # newest event time seen
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
@@ -145,6 +148,8 @@ class Engine:
                 n = src.failures_on(ev.account)
                 if n >= cfg.compromise_failures and ev.account not in src.ok_accounts:
                     return self._compromise(src, ev, t, "")
+                if self.banned is not None and self.banned(src.ip, t):
+                    return self._compromise(src, ev, t, "while banned")
                 bruteforce.forgive(src, ev.account, ev.origin)
                 src.login(ev.account)
             flood.answered(src, ev.origin)
