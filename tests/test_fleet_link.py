@@ -336,8 +336,8 @@ def test_redis_down_at_start_is_one_line_and_the_node_joins_when_it_comes(tmp_pa
         n.link.share_ban("203.0.113.5", "scanner", "", now + 60, now)  # queued
         await asyncio.sleep(1.0)
         r.start()
-        await until(lambda: n.link.connected, timeout=8)
-        await until(lambda: n.link.counters.bans_shared == 1)
+        await until(lambda: n.link.connected, timeout=10)
+        await until(lambda: n.link.counters.bans_shared == 1, timeout=5)
         await n.link.stop()
     try:
         with caplog.at_level(logging.INFO, logger="sipwarden.fleet"):

@@ -246,9 +246,8 @@ class FleetLink:
                 finally:
                     for t in tasks:
                         t.cancel()
-                    for t in tasks:
-                        with contextlib.suppress(asyncio.CancelledError, Exception):
-                            await t
+                    # their errors are collected, never our own cancellation (stop() must end this task)
+                    await asyncio.gather(*tasks, return_exceptions=True)
                 for t in done:
                     if t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
