@@ -256,7 +256,9 @@ def test_daemon_sends_a_compromise_at_once(tmp_path, hook):
 
 @pytest.mark.system
 def test_daemon_reports_its_firewall_failing(hook):
-    """A daemon that may not touch the firewall (run as nobody, nftables backend) says so at once."""
+    """A daemon that may not touch the firewall (CAP_NET_ADMIN dropped, nftables backend) says so at once.
+    (capsh as root rather than a switch to nobody: nobody cannot run the venv of a clone that lives under
+    a private directory, such as a fresh clone in a mktemp dir.)"""
     import os
     import shutil
     import signal
@@ -264,8 +266,8 @@ def test_daemon_reports_its_firewall_failing(hook):
     import tempfile
 
     from warden import SIPWARDEN
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root (to drop to nobody) and setpriv")
+    if os.geteuid() != 0 or not shutil.which("capsh"):
+        pytest.skip("needs root and capsh (to drop CAP_NET_ADMIN)")
     d = tempfile.mkdtemp(prefix="sw-fw-")
     try:
         os.chmod(d, 0o777)
@@ -276,7 +278,7 @@ def test_daemon_reports_its_firewall_failing(hook):
         with open(conf, "w") as fh:
             fh.write(f'[notify]\nwebhook = ["{hook.url}"]\n[whitelist]\nhost_addresses = false\n')
         os.chmod(conf, 0o644)
-        p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", SIPWARDEN, "run",
+        p = subprocess.Popen(["capsh", "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"', SIPWARDEN, "run",
                               "--config", conf, "--watch", log, "--backend", "nftables", "--state-dir",
                               os.path.join(d, "st")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
