@@ -9,7 +9,7 @@ Nothing a packet contains raises out of here: junk is counted.
 from __future__ import annotations
 
 from ..events import Event
-from ..parsers.hep import HepError, check_auth_key, decode_hep
+from ..parsers.hep import HepError, hep_fields, key_matches
 from ..parsers.sip import SipParseError, message_fields, parse_datagram, wire_fields
 from ..parsers.wire import ServerLearner, events_from_fields
 
@@ -43,15 +43,15 @@ class WireIntake:
     def hep(self, datagram: bytes, now: float) -> list[Event]:
         """Events of one HEP datagram; `now` is the receive time (used when HEP carries none)."""
         try:
-            pkt = decode_hep(datagram)
+            version, _fam, proto, src, sport, dst, dport, ts, ptype, _cap, auth, payload, _c, _n = hep_fields(datagram)
         except HepError:
             self.counters["parse_errors"] += 1
             return []
-        if not check_auth_key(pkt, self.hep_password):
+        if self.hep_password and not key_matches(auth, self.hep_password):
             self.counters["hep_rejected"] += 1
             return []
         self.counters["hep_packets"] += 1
-        if pkt.proto_type not in (1, None):  # RTCP, logs, ...: not SIP
+        if ptype not in (1, None):  # RTCP, logs, ...: not SIP
             return []
-        t = pkt.ts if pkt.ts is not None and pkt.ts <= now + FUTURE_SLACK else now
-        return self.sip(pkt.payload, pkt.src_ip, pkt.src_port, pkt.dst_ip, pkt.dst_port, t, pkt.proto, "hep")
+        t = ts if ts is not None and ts <= now + FUTURE_SLACK else now
+        return self.sip(payload, src, sport, dst, dport, t, proto, "hep")
