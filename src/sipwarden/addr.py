@@ -8,14 +8,27 @@ Asterisk and FreeSWITCH write addresses as bare v4/v6, `v4:port`, `[v6]:port`, b
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# A v4 address already in canonical form (no leading zeros): `ipaddress` would return it as it is.
+# Checked first, so a flood of a million distinct sources costs one regex match each instead of an
+# `ipaddress` parse and an lru_cache entry.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4_CANONICAL = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
-@lru_cache(maxsize=1 << 16)
+
 def normalize(text: str) -> str | None:
     """Canonical form of a bare address, or None if `text` is not an IP address."""
+    if _V4_CANONICAL.fullmatch(text) is not None:
+        return text
+    return _normalize(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalize(text: str) -> str | None:
     try:
         a = ipaddress.ip_address(text.strip("[] "))
     except ValueError:
@@ -85,6 +98,8 @@ def parse_asterisk_addr(text: str) -> tuple[str, int | None, str | None] | None:
 @lru_cache(maxsize=1 << 16)
 def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 64) -> str:
     """The /24 (v4) or /64 (v6) network an address belongs to, for distributed-attack grouping."""
+    if v4_prefix == 24 and _V4_CANONICAL.fullmatch(ip) is not None:  # the common case, without `ipaddress`
+        return f"{ip[:ip.rfind('.')]}.0/24"
     if ":" in ip:
         return str(ipaddress.IPv6Network(f"{ip}/{v6_prefix}", strict=False))
     return str(ipaddress.IPv4Network(f"{ip}/{v4_prefix}", strict=False))
