@@ -9,11 +9,14 @@ offline: the capture's SIP payloads are loaded first (dpkt's reading is not what
 run through WireIntake (parse + SIP->Event + PBX learning) and the Engine, `rounds` times with
 the times shifted so windows behave as in one long capture. Prints msg/s for the full parser only,
 the wire fast path only (`wire_fields`), full parser + events, the whole path as the daemon runs
-it (fast path, learning, engine), and the whole path from the corpus HEP datagrams.
+it (fast path, learning, engine), and the whole path from the corpus HEP datagrams; each as wall
+(`_msg_s`) and CPU (`_cpu_msg_s`, the per-core figure on a shared machine) rates. The anchor,
+measured in the same run: the HEP path with the generic chunk walk instead of the fixed-layout read.
 
 live: `sipwarden run --hep 127.0.0.1:PORT --backend dry-run` as a subprocess; a paced sender
 replays the corpus HEP datagrams at `rate`/s for `seconds`; then the daemon's own counters
-(hep_packets, kernel drops from /proc/net/udp, queue drops) are compared with what was sent.
+(hep_packets, kernel drops from /proc/net/udp, queue drops) are compared with what was sent, and
+the daemon's CPU time while sending (all threads: receiver, loop, ...) gives messages per CPU second.
 Nothing is silent: sent = counted + kernel drops + queue drops (+ anything still in flight).
 Traffic goes to 127.0.0.1 only.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -36,10 +40,30 @@ CORPUS = REPO / "tests" / "data" / "asterisk20" / "dev1_alwaysauthreject_no"
 SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 
 
+class _Clock:
+    """Wall and CPU time of one stage: on a shared machine the wall rate says how busy the others
+    were, the CPU rate (this process's own time) is the per-core figure."""
+
+    def __init__(self, out: dict, name: str, n: int) -> None:
+        self.out, self.name, self.n = out, name, n
+
+    def __enter__(self) -> None:
+        self.w, self.c = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        w, c = time.perf_counter() - self.w, time.process_time() - self.c
+        self.out[f"{self.name}_msg_s"] = round(self.n / w)
+        self.out[f"{self.name}_cpu_msg_s"] = round(self.n / c)
+
+
 def offline(capture: Path, rounds: int) -> dict:
+    from functools import partial
+
     from sipwarden.detect.engine import Engine
+    from sipwarden.parsers.hep import hep_fields
     from sipwarden.parsers.sip import parse_datagram, wire_fields
     from sipwarden.parsers.wire import events_from_sip
+    from sipwarden.sources import wire_intake
     from sipwarden.sources.pcap import read_capture
     from sipwarden.sources.wire_intake import WireIntake
 
@@ -48,47 +72,57 @@ def offline(capture: Path, rounds: int) -> dict:
     n = len(pkts) * rounds
     out: dict = {"capture": str(capture), "messages": n}
 
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for p in pkts:
-            parse_datagram(p[6])
-    out["parse_only_msg_s"] = round(n / (time.perf_counter() - t0))
+    with _Clock(out, "parse_only", n):
+        for _ in range(rounds):
+            for p in pkts:
+                parse_datagram(p[6])
 
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for p in pkts:
-            wire_fields(p[6])
-    out["fast_fields_only_msg_s"] = round(n / (time.perf_counter() - t0))
+    with _Clock(out, "fast_fields_only", n):
+        for _ in range(rounds):
+            for p in pkts:
+                wire_fields(p[6])
 
-    t0 = time.perf_counter()
-    for r in range(rounds):
-        off = r * span
-        for t, src, sport, dst, dport, tr, payload in pkts:
-            events_from_sip(parse_datagram(payload), src, sport, dst, dport, t + off, tr, "wire",
-                            frozenset({"127.0.0.1"}))
-    out["parse_events_msg_s"] = round(n / (time.perf_counter() - t0))
+    with _Clock(out, "parse_events", n):
+        for r in range(rounds):
+            off = r * span
+            for t, src, sport, dst, dport, tr, payload in pkts:
+                events_from_sip(parse_datagram(payload), src, sport, dst, dport, t + off, tr, "wire",
+                                frozenset({"127.0.0.1"}))
 
     intake, engine = WireIntake(frozenset({"127.0.0.1"})), Engine()
     sip, feed = intake.sip, engine.feed
     verdicts = 0
-    t0 = time.perf_counter()
-    for r in range(rounds):
-        off = r * span
-        for t, src, sport, dst, dport, tr, payload in pkts:
-            for ev in sip(payload, src, sport, dst, dport, t + off, tr):
-                verdicts += len(feed(ev))
-    out["full_path_msg_s"] = round(n / (time.perf_counter() - t0))
+    with _Clock(out, "full_path", n):
+        for r in range(rounds):
+            off = r * span
+            for t, src, sport, dst, dport, tr, payload in pkts:
+                for ev in sip(payload, src, sport, dst, dport, t + off, tr):
+                    verdicts += len(feed(ev))
     out["verdicts"] = verdicts
 
     grams = _hep_datagrams()
-    intake, engine = WireIntake(), Engine()
-    hep, feed = intake.hep, engine.feed
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for g in grams:
-            for ev in hep(g, 2e9):
-                feed(ev)
-    out["hep_full_path_msg_s"] = round(len(grams) * rounds / (time.perf_counter() - t0))
+    ng = len(grams) * rounds
+    out["hep_datagrams"] = ng
+
+    def hep_path(name: str) -> None:
+        intake, engine = WireIntake(), Engine()
+        hep, feed = intake.hep, engine.feed
+        with _Clock(out, name, ng):
+            for _ in range(rounds):
+                for g in grams:
+                    for ev in hep(g, 2e9):
+                        feed(ev)
+
+    # anchor, same run: every HEP chunk walked one by one (the decoder before the fixed-layout read)
+    fast = wire_intake.hep_fields
+    wire_intake.hep_fields = partial(hep_fields, fixed=False)  # type: ignore[assignment]
+    try:
+        hep_path("hep_generic_full_path")
+    finally:
+        wire_intake.hep_fields = fast
+    hep_path("hep_full_path")
+    out["hep_ratio_vs_generic_cpu"] = round(out["hep_full_path_cpu_msg_s"] / out["hep_generic_full_path_cpu_msg_s"], 2)
+    out["target_100k_per_core"] = {k: out[f"{k}_cpu_msg_s"] >= 100_000 for k in ("full_path", "hep_full_path")}
     return out
 
 
@@ -120,6 +154,12 @@ def _status(state: str, tries: int = 20) -> dict:
     raise RuntimeError("the daemon never answered status")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def live(rate: int, seconds: float) -> dict:
     grams = _hep_datagrams()
     port = _free_port()
@@ -135,6 +175,7 @@ def live(rate: int, seconds: float) -> dict:
             assert time.monotonic() < deadline and proc.poll() is None, "daemon did not start"
             time.sleep(0.1)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cpu0 = _cpu_seconds(proc.pid)
         sent, i = 0, 0
         start = time.perf_counter()
         tick = 0.001
@@ -152,13 +193,13 @@ def live(rate: int, seconds: float) -> dict:
             time.sleep(tick if per_tick >= 1 else 1 / rate)
         send_s = time.perf_counter() - start
         time.sleep(1.0)  # let the daemon finish what is queued
+        cpu = _cpu_seconds(proc.pid) - cpu0  # before status: its query is not the wire path's work
         w = _status(tmp)["wire"]
-        ps = subprocess.run(["ps", "-o", "time=", "-p", str(proc.pid)], capture_output=True, text=True).stdout.strip()
         accounted = w["hep_packets"] + w["hep_rejected"] + w["parse_errors"]
         return {"rate_target": rate, "seconds": round(send_s, 2), "sent": sent, "sent_rate": round(sent / send_s),
                 "counted": accounted, "kernel_drops": w["hep_udp_drops"], "queue_drops": w["hep_queue_drops"],
                 "unaccounted": sent - accounted - w["hep_udp_drops"] - w["hep_queue_drops"],
-                "daemon_cpu_time": ps}
+                "daemon_cpu_s": round(cpu, 2), "daemon_msg_per_cpu_s": round(accounted / cpu) if cpu else None}
     finally:
         proc.terminate()
         proc.wait(10)

@@ -138,3 +138,25 @@ def test_mutated(base, edits):
 def test_addr_user(value):
     from sipwarden.parsers.sip import _name_addr, addr_user
     assert addr_user(value) == _name_addr(value).user
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(['', '"A" ', '"b"\t', 'x ']),
+                          st.text(alphabet="sSip:tTel+@[]1:;>aA.bh", max_size=14),
+                          st.sampled_from(['', ';tag=1', ';tag=2'])), min_size=1, max_size=30))
+def test_addr_user_memo_answers_as_the_parser(parts):
+    """The uri -> user memo: a repeated uri (another tag, another display name), a memo cleared
+    when full, always the full parser's answer."""
+    from sipwarden.parsers import sip as sipmod
+    for limit in (sipmod.MAX_USERS_MEMO, 3):
+        old, sipmod.MAX_USERS_MEMO = sipmod.MAX_USERS_MEMO, limit
+        sipmod._USERS.clear()
+        try:
+            for _ in range(2):
+                for disp, uri, tag in parts:
+                    for u in (uri, uri.upper(), uri.lower()):  # users differing in case are distinct
+                        value = f"{disp}<{u}>{tag}"
+                        assert sipmod.addr_user(value) == sipmod._name_addr(value).user, value
+            assert len(sipmod._USERS) <= limit
+        finally:
+            sipmod.MAX_USERS_MEMO = old

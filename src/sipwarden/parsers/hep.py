@@ -150,6 +150,8 @@ _LAYOUTS = tuple(_layout(t) for t in (
 
 
 _NONE = (None,)
+_CHUNK = struct.Struct("!HHH")
+_ntop, _AF4 = socket.inet_ntop, socket.AF_INET
 
 
 def _v3(data: bytes, layouts: tuple[Layout, ...]) -> HepFields:
@@ -174,10 +176,11 @@ def _walk(data: bytes, pos: int, total: int, family: int | None, proto_n: int | 
     auth = corr = node = None
     payload: bytes | None = None
     unpack = struct.unpack_from
+    header = _CHUNK.unpack_from
     while pos < total:
         if pos + 6 > total:
             raise HepError("truncated chunk header")
-        vendor, ctype, clen = unpack("!HHH", data, pos)
+        vendor, ctype, clen = header(data, pos)
         if clen < 6 or pos + clen > total:
             raise HepError(f"chunk {ctype} length {clen} runs past the datagram")
         v = data[pos + 6:pos + clen]
@@ -229,7 +232,7 @@ def _walk(data: bytes, pos: int, total: int, family: int | None, proto_n: int | 
     if family == AF_INET or (family is None and src4 is not None):
         if src4 is None or dst4 is None:
             raise HepError("IPv4 HEP without source/destination address chunks")
-        src, dst, family = _ip(src4), _ip(dst4), AF_INET
+        src, dst, family = _ntop(_AF4, src4), _ntop(_AF4, dst4), AF_INET  # canonical, 10x cheaper than ipaddress
     elif family == AF_INET6 or (family is None and src6 is not None):
         if src6 is None or dst6 is None:
             raise HepError("IPv6 HEP without source/destination address chunks")

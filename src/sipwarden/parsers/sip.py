@@ -641,14 +641,32 @@ def addr_user(value: str) -> str | None:
         gt = value.find(">", lt)
         if gt > 0:
             uri = value[lt + 1:gt]
-            u = _URI.match(uri)
-            if u is None:
-                return None
-            user = u.group(1)
-            if user is None and uri[:4].lower() == "tel:":
-                return u.group(2).strip("[]") or None
-            return user
+            user = _USERS.get(uri, _UNSEEN)
+            if user is _UNSEEN:
+                user = _bracketed_user(uri)
+                if len(_USERS) >= MAX_USERS_MEMO:
+                    _USERS.clear()
+                _USERS[uri] = user
+            return user  # type: ignore[return-value]
     return _name_addr(value).user
+
+
+# The URI of a From/To repeats across a dialog and a flood (only the tags change), and its regex
+# match is a third of `addr_user`: a bounded memo of uri -> user. A deterministic function of its
+# key, so hits and misses give the same answer; a spoofed flood of distinct URIs only clears it.
+MAX_USERS_MEMO = 4096
+_USERS: dict[str, str | None] = {}
+_UNSEEN = object()
+
+
+def _bracketed_user(uri: str) -> str | None:
+    u = _URI.match(uri)
+    if u is None:
+        return None
+    user = u.group(1)
+    if user is None and uri[:4].lower() == "tel:":
+        return u.group(2).strip("[]") or None
+    return user
 
 
 def cseq_method(value: str) -> str | None:
