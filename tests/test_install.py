@@ -126,32 +126,6 @@ def test_system_user_reads_pbx_logs(staged):
     assert f'{PREFIX}/bin/sipwarden' in os.readlink(staged / "usr/local/bin/sipwarden")
 
 
-def test_reinstall_keeps_config_and_uninstall_purge(tmp_path):
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    for f in ("passwd", "group", "shadow", "gshadow"):
-        shutil.copy(f"/etc/{f}", root / "etc" / f)
-    _install(root)
-    conf = root / "etc/sipwarden/sipwarden.toml"
-    conf.write_text("# edited by the operator\n")
-    assert "kept /etc/sipwarden/sipwarden.toml" in _install(root).stdout
-    assert conf.read_text() == "# edited by the operator\n"
-    out = _install(root, "--uninstall").stdout
-    assert "kept /etc/sipwarden" in out
-    for gone in (PREFIX, "usr/local/bin/sipwarden", "etc/systemd/system/sipwarden.service"):
-        assert not (root / gone.lstrip("/")).exists() and not (root / gone.lstrip("/")).is_symlink(), gone
-    assert "\nsipwarden:" not in "\n" + (root / "etc/passwd").read_text()
-    assert conf.exists()
-    _install(root, "--uninstall", "--purge")
-    assert not conf.exists()
-    # a PREFIX that is not ours is never deleted
-    other = root / "opt" / "other"
-    other.mkdir(parents=True)
-    (other / "keep").write_text("x")
-    p = _install(root, "--prefix=/opt/other", check=False)
-    assert p.returncode == 2 and "not a sipwarden venv" in p.stderr and (other / "keep").exists()
-
-
 def test_installed_daemon_bans_as_nobody_with_only_cap_net_admin(staged):
     """The unit's identity without systemd: uid nobody, no groups, CAP_NET_ADMIN alone (bounding, ambient),
     no new privileges, /proc mounted subset=pid (ProcSubset=pid), in the lab's server namespace."""
@@ -211,3 +185,26 @@ def test_installed_daemon_bans_as_nobody_with_only_cap_net_admin(staged):
                 err.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_reinstall_keeps_config_and_uninstall_purge(staged):
+    """Last in the module: it takes the staged install down."""
+    root = staged
+    conf = root / "etc/sipwarden/sipwarden.toml"
+    conf.write_text("# edited by the operator\n")
+    assert "kept /etc/sipwarden/sipwarden.toml" in _install(root).stdout
+    assert conf.read_text() == "# edited by the operator\n"
+    out = _install(root, "--uninstall").stdout
+    assert "kept /etc/sipwarden" in out
+    for gone in (PREFIX, "usr/local/bin/sipwarden", "etc/systemd/system/sipwarden.service"):
+        assert not (root / gone.lstrip("/")).exists() and not (root / gone.lstrip("/")).is_symlink(), gone
+    assert "\nsipwarden:" not in "\n" + (root / "etc/passwd").read_text()
+    assert conf.exists()
+    _install(root, "--uninstall", "--purge")
+    assert not conf.exists()
+    # a PREFIX that is not ours is never deleted
+    other = root / "opt" / "other"
+    other.mkdir(parents=True)
+    (other / "keep").write_text("x")
+    p = _install(root, "--prefix=/opt/other", check=False)
+    assert p.returncode == 2 and "not a sipwarden venv" in p.stderr and (other / "keep").exists()
