@@ -219,24 +219,28 @@ class Clock:
         return base
 
 
-_TV_CACHE: dict[str, float | None] = {}
+_TV_HOURS: dict[str, float | None] = {}  # "2026-11-24T19+0000" -> epoch of 19:00:00 at that offset
 
 
 def event_tv(text: str) -> float | None:
     """The security log's EventTV in epoch seconds (it carries its own offset).
 
-    Cached per second and offset: a busy log repeats them thousands of times.
+    Cached per hour and offset (the offset is fixed, so minutes and seconds only add): a busy log
+    writes a new second every second, but a new hour rarely.
     """
-    if len(text) == 28 and text[19] == ".":  # 2026-11-24T19:29:23.734+0000
-        key = text[:19] + text[23:]
-        base = _TV_CACHE.get(key)
-        if base is None:
-            base = _event_tv(text[:19] + text[23:])
-            if len(_TV_CACHE) > 4096:
-                _TV_CACHE.clear()
-            _TV_CACHE[key] = base
-        if base is not None and text[20:23].isdigit():
-            return base + int(text[20:23]) / 1000
+    if len(text) == 28 and text[19] == "." and text[13] == ":" and text[16] == ":":  # 2026-11-24T19:29:23.734+0000
+        key = text[:13] + text[23:]
+        base = _TV_HOURS.get(key, 0)
+        if base == 0:
+            base = _event_tv(text[:13] + ":00:00" + text[23:])
+            if len(_TV_HOURS) > 4096:
+                _TV_HOURS.clear()
+            _TV_HOURS[key] = base
+        mi, se, ms = text[14:16], text[17:19], text[20:23]
+        if base is not None and mi.isdecimal() and se.isdecimal() and ms.isdecimal():
+            m, sec = int(mi), int(se)
+            if m < 60 and sec < 60:
+                return base + (m * 60 + sec) + int(ms) / 1000
     return _event_tv(text)
 
 

@@ -20,8 +20,9 @@ from collections import deque
 
 from ..events import Event
 from ..timefmt import Clock
-from .asterisk import PLAIN, call_head, call_rejected_plain
+from .asterisk import PLAIN, call_head, call_rejected, call_rejected_plain
 from .logstream import MAX_JOIN, MAX_LINE, MAX_SPLIT, TRIGGERS, LogParser, continues_event, pick
+from .prefix import bracketed_at as _br_at
 from .prefix import message_start_in
 from .security import Incomplete, parse_plain, parse_security_body
 
@@ -38,6 +39,32 @@ def _lf_lines(text: str) -> list[str]:
     if last:
         out.append(last)
     return out
+
+
+_AFTER_TIME: dict[str, int] = {}  # "] SECURITY[1237] res_security_log.c: " -> where the message starts in it
+
+
+def _security_start(body: str, s: int, k: int) -> int:
+    """`message_start_in(body, s, k + 14)` for a line whose "SecurityEvent=" is at `k`, cached.
+
+    With the usual "[time] " first, the bracketed prefix pattern's answer depends only on the text
+    between the time's closing bracket (its first "]": the time holds no bracket) and `k`, since
+    what follows is always "SecurityEvent=": that text repeats for every event of a thread.
+    """
+    if body.startswith("[", s):
+        j = body.find("]", s, k)
+        if 1 < j - s <= 41 and body.find("[", s + 1, j) < 0:
+            key = body[j:k]
+            off = _AFTER_TIME.get(key)
+            if off is not None:
+                return j + off
+            ms = message_start_in(body, s, k + 14)
+            if ms >= 0 and _br_at(body, s, k + 14):
+                if len(_AFTER_TIME) >= 4096:
+                    _AFTER_TIME.clear()
+                _AFTER_TIME[key] = ms - j
+            return ms
+    return message_start_in(body, s, k + 14)
 
 
 class BulkParser:
@@ -116,8 +143,8 @@ class BulkParser:
                 if ev is False:
                     if call_head(msg):
                         return False
-                elif msg.startswith("Call from '"):
-                    self._calls[s] = ev  # what `_bulk` would read for this line: read once
+                elif ev is not None and pick(msg)[0] is call_rejected:
+                    self._calls[s] = ev  # what `_bulk` would read for this line (its first parser): read once
             i = find(") to extension '", e)
         held = self.parser._secs_in_window or self._secs
         i = find('RemoteAddress="IPV')
@@ -126,7 +153,7 @@ class BulkParser:
             e = find("\n", i)
             k = find("SecurityEvent=", s, e)
             if k >= 0 and find('RemoteAddress="', i + 15, e) < 0:  # one pair: is the event at its message start?
-                ms = message_start_in(body, s, k + 14)
+                ms = _security_start(body, s, k)
                 self._starts[s] = ms
                 cont = ms != k
             else:

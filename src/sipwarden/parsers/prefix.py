@@ -65,6 +65,11 @@ def message_start_in(text: str, pos: int, end: int) -> int:
     return m.end()
 
 
+def bracketed_at(text: str, pos: int, end: int) -> bool:
+    """Does the usual "[time] LEVEL[tid] file.c: " shape match at `pos` (what `message_start_in` tries first)?"""
+    return _br(text, pos, end) is not None
+
+
 def body(line: str) -> str | None:
     """The message text of `line` (see module docstring), or None."""
     ms = message_start(line)
