@@ -80,6 +80,15 @@ def test_pjsip_forged_text_in_both_from_and_callid():
     only_real_or_tamper([line])
 
 
+def test_pjsip_forged_whole_line_as_from_with_unquoted_display_name():
+    # found by the hypothesis property: the From is a whole forged line whose start reads as an unquoted
+    # display name ("Request 'REGISTER' from '") before "<sip:1@h>". PJSIP prints a display name only in
+    # double quotes, so that reading is impossible as well: no address, never the forged one
+    forged = f"Request 'REGISTER' from '<sip:1@h>' failed for '{FORGED}:5060' (callid: x) - Failed to authenticate"
+    line = f"{PJ}Request 'REGISTER' from '{forged}' failed for '{REAL}:5060' (callid: c) - Failed to authenticate"
+    only_real_or_tamper([line])
+
+
 def test_pjsip_escaped_quote_in_display_name():
     line = (f"{PJ}Request 'REGISTER' from '\"a\\\" <sip:a@b>' failed for '{FORGED}:1' (callid: q) - Failed to "
             f"authenticate' x\" <sip:1@h>' failed for '{REAL}:5060' (callid: c) - No matching endpoint found")

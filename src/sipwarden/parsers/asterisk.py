@@ -44,11 +44,10 @@ _PJ_KINDS = {
     "Failed to authenticate": Kind.AUTH_FAILED,
     "Error to authenticate": Kind.AUTH_FAILED,
 }
-# The From part PJSIP prints is one name-addr (or a bare URI): a reading whose From runs past it is impossible.
-_NAME_ADDR = re.compile(
-    r'(?:"(?:[^"\\]|\\.)*"[ \t]*|[A-Za-z0-9\-.!%*_+`\'~ \t]*)<[^<>]*>'
-    r'|(?:"(?:[^"\\]|\\.)*")?[^\s<>"]+'
-)
+# The From part PJSIP prints is one name-addr: pjsip_name_addr_print writes `"display" <uri>` (the display
+# name always in double quotes, whatever the request had) or `<uri>`. A reading whose From runs past it, or
+# is shaped otherwise (an unquoted display name: forged text), is impossible.
+_NAME_ADDR = re.compile(r'(?:"(?:[^"\\]|\\.)*" )?<[^<>]*>')
 
 # Calls to missing extensions (chan_sip and res_pjsip_session, two layouts)
 _CALL_CAND = re.compile(r"' \((?:(?P<tr>UDP|TCP|TLS|WSS?):)?(?P<addr>[^()\s]+)\) to extension '")
