@@ -274,3 +274,48 @@ def test_split_call_line_forges_nothing(n):
     evs = parse_lines(lines)
     assert [(e.ip, e.kind) for e in evs] == [(REAL, Kind.CALL_REJECTED), ("192.0.2.77", Kind.AUTH_FAILED)]
     assert "reassembled" in evs[0].detail
+
+
+def _bulk_events(lines: list[str]) -> list:
+    """The same lines through the bulk reader `scan` uses (parsers/bulk.py)."""
+    from sipwarden.parsers.bulk import BulkParser
+    from sipwarden.timefmt import Clock
+    b = BulkParser(Clock(2026))
+    return b.feed("\n".join(lines) + "\n") + b.close()
+
+
+def test_call_line_forged_completion_then_unprefixed_text_forges_nothing():
+    """A number that ends in a complete-looking "' rejected because ..." and goes on past a newline: the
+    first line reads as the call it is (chan_sip wrote the address before the number); text after it
+    without a log prefix of its own, and the real end on a line of its own, are no events."""
+    number = f"00441' rejected because extension not found in context 'x'.\nnot a log line {FORGED}\n"
+    lines = (f"{TS}chan_sip.c: Call from '' ({REAL}:5060) to extension '{number}' rejected because extension not "
+             "found in context 'default'.").split("\n") + [AFTER]
+    for evs in (parse_lines(lines), _bulk_events(lines)):
+        assert [(e.ip, e.kind) for e in evs] == [(REAL, Kind.CALL_REJECTED), ("192.0.2.77", Kind.AUTH_FAILED)]
+
+
+def test_call_line_forged_completion_then_forged_line_known_limit():
+    """Known limit (README): after a forged completion, a line with a forged prefix of its own is read as a
+    line. Nothing tells it from a real line written right after a real call (the real end that follows,
+    "' rejected because ...", may itself be glued to a forged call head, which then reads as a complete
+    call), so it is not hidden; the real sender and the real next line are never lost."""
+    number = f"00441' rejected because extension not found in context 'x'.\n{FORGED_REG}\n"
+    lines = (f"{TS}chan_sip.c: Call from '' ({REAL}:5060) to extension '{number}' rejected because extension not "
+             "found in context 'default'.").split("\n") + [AFTER]
+    for evs in (parse_lines(lines), _bulk_events(lines)):
+        assert [e.ip for e in evs] == [REAL, FORGED, "192.0.2.77"]
+
+
+def test_class4_chan_sip_dump_reopened_by_forged_header_known_limit():
+    """Known limit (README): a dashed line inside a `sip set debug` body ends the dump early. A rule "the real
+    terminator that follows, with no dump open, proves the lines since the early end were the body" is
+    defeated by a forged empty-message line and dump header before it (the real terminator then closes
+    the forged dump), and real logs have real lines between two dumps (the failure chan_sip logs right
+    after a REGISTER's dump): so those lines are read. What comes before the dashed line never is, and
+    the forged dump's lines are not read either."""
+    head = ["[Nov 24 19:29:50] VERBOSE[1] chan_sip.c: ", f"<--- SIP read from UDP:{REAL}:5060 --->"]
+    reopen = ["[Nov 24 19:29:50] VERBOSE[1] chan_sip.c: ", f"<--- SIP read from UDP:{FORGED}:5060 --->"]
+    lines = head + _packet(FORGED_BODY + ["<------------->", FORGED_REG] + reopen + FORGED_BODY) + [
+        "", "<------------->", AFTER]
+    assert [e.ip for e in parse_lines(lines)] == [FORGED, "192.0.2.77"]
