@@ -28,6 +28,7 @@ class DetectConfig:
     findtime: float = 600.0  # fail2ban's asterisk jail: 5 failures in 10 minutes
     bruteforce_maxretry: int = 5  # wrong passwords / ACL failures from one source
     stale_factor: int = 4  # failures on an account this source logged into count 1/stale_factor
+    login_grace: float = 120.0  # failures each on another account wait this long for logins on them (0: off)
     enumeration_accounts: int = 5  # distinct unknown accounts tried by one source
     enumeration_maxretry: int = 10  # unknown-account failures from one source, distinct or not
     tollfraud_maxretry: int = 2  # rejected calls to international-looking numbers
@@ -329,6 +330,8 @@ def _validate(cfg: Config) -> None:
     for k in ("findtime", "flood_window", "flood_burst_window", "distributed_window"):
         if getattr(d, k) <= 0:
             raise ConfigError(f"detect.{k}: must be a positive number of seconds, got {getattr(d, k)}")
+    if not 0 <= d.login_grace <= d.findtime:
+        raise ConfigError(f"detect.login_grace: must be 0 (off) or seconds up to findtime, got {d.login_grace}")
     if not 8 <= d.subnet_v4_prefix <= 32 or not 16 <= d.subnet_v6_prefix <= 128:
         raise ConfigError("detect.subnet_v4_prefix must be 8..32 and detect.subnet_v6_prefix 16..128")
     if d.wire_requests < 1 or d.wire_net_requests < 1 or d.wire_window <= 0:

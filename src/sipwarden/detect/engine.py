@@ -49,6 +49,9 @@ class Engine:
         # from its ban service: a login from a banned address is a cracked account. None in scans.
         self.banned: Callable[[str, float], bool] | None = None
         self.now = 0.0  # newest event time seen
+        # Sources whose bruteforce verdict waits for logins (bruteforce.spread): ip -> (due, evidence)
+        self._pending: dict[str, tuple[float, str]] = {}
+        self._due = float("inf")  # the earliest due time in _pending
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
 
@@ -84,6 +87,9 @@ class Engine:
                 t = self.now
             elif t > self.now:
                 self.now = t
+                if t >= self._due:  # a verdict that waited for logins is due: decide it first
+                    self.events -= 1
+                    return self._release(t) + self.feed(ev)
             wl = self.whitelist
             if (wl.exact or wl.nets) and ip in wl:
                 return []
@@ -169,6 +175,18 @@ class Engine:
             if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
                 src.failed(ev.origin, ev.account)
             why = bruteforce.observe(src, ev, t, cfg)
+            if (why and cfg.login_grace > 0 and kind is Kind.AUTH_FAILED and not src.ok_accounts
+                    and bruteforce.spread(src, ev.origin, cfg)):
+                if len(src.fails or ()) >= cfg.bruteforce_maxretry * cfg.stale_factor:
+                    self._pending.pop(src.ip, None)  # more accounts than an office re-logs at once: decide
+                elif src.ip in self._pending:
+                    why = None  # already waiting: the grace is not extended
+                else:
+                    due = t + cfg.login_grace
+                    self._pending[src.ip] = (due, f"{why}, each on another account, none logged into within "
+                                                  f"{cfg.login_grace:g}s")
+                    self._due = min(self._due, due)
+                    why = None
             if why:
                 found.append((Reason.BRUTEFORCE, why))
         elif kind is Kind.UNKNOWN_ACCOUNT:
@@ -199,6 +217,21 @@ class Engine:
                     Reason.DISTRIBUTED, t, f"{self.cfg.subnet_sources} or more failing sources in {net}", ip=net))
                 self.verdicts.setdefault(net, v)
                 out.append(v)
+        return out
+
+    def _release(self, t: float) -> list[Verdict]:
+        """Decide the waiting bruteforce verdicts due by `t`: those whose failures logins did not take back."""
+        out: list[Verdict] = []
+        for ip, (due, why) in list(self._pending.items()):
+            if due > t:
+                continue
+            del self._pending[ip]
+            src = self.sources.get(ip)
+            if src is None or src.verdict is not None:
+                continue
+            if bruteforce.still_guilty(src) >= self.cfg.bruteforce_maxretry:
+                out.extend(self._decide(src, [(Reason.BRUTEFORCE, why)], min(due, self.now)))
+        self._due = min((d for d, _ in self._pending.values()), default=float("inf"))
         return out
 
     def _decide(self, src: Source, found: list[tuple[Reason, str]], t: float) -> list[Verdict]:
@@ -260,6 +293,7 @@ class Engine:
         so a source that comes back after its ban is judged afresh and can be banned again."""
         self.sources.pop(ip, None)
         self.verdicts.pop(ip, None)
+        self._pending.pop(ip, None)
         self.distributed.forget(ip)
         self.wire.flagged_nets.discard(ip)
 
@@ -303,7 +337,9 @@ class Engine:
 
     def report(self) -> list[Verdict]:
         """Every verdict so far, one per address or network, with final figures: compromised accounts
-        first, then by deciding time."""
+        first, then by deciding time. Verdicts still waiting for logins are decided (the input ended)."""
+        if self._pending:
+            self._release(float("inf"))
         out = dict(self.verdicts)
         for ip, s in self.sources.items():
             first = out.get(ip)
