@@ -160,3 +160,16 @@ def test_addr_user_memo_answers_as_the_parser(parts):
             assert len(sipmod._USERS) <= limit
         finally:
             sipmod.MAX_USERS_MEMO = old
+
+
+_FP_TEXT = st.lists(st.sampled_from(["LegitPhone/1.0", "friendly-scanner", "SIPVICIOUS", "sip", "vicious", "\n", " ",
+                                     "@1.1.1.1", ">", ";tag=1", "<sip:100@1.1.1.1>", "1.1.1.1", "Friendly-", "scanner",
+                                     "sipsak", "x"]), max_size=6).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.none(), _FP_TEXT), st.one_of(st.none(), _FP_TEXT))
+def test_request_fingerprint_is_scanner_in_of_ua_then_from(ua, from_v):
+    from sipwarden.parsers.fingerprints import scanner_in
+    from sipwarden.parsers.wire import request_fingerprint
+    assert request_fingerprint(ua, from_v) == (scanner_in(ua) or scanner_in(from_v))

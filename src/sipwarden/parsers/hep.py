@@ -165,14 +165,15 @@ def _v3(data: bytes, layouts: tuple[Layout, ...]) -> HepFields:
         raise HepError(f"HEP3 total length {total} != datagram length {n}")
     for hs, want, vs, size, values in layouts:
         if size + 6 <= total and hs.unpack_from(data, 6) == want:
-            return _walk(data, 6 + size, total, *values(vs.unpack_from(data, 6) + _NONE))
-    return _walk(data, 6, total, None, None, None, None, None, None, None, None, None, None, None, None)
-
-
-def _walk(data: bytes, pos: int, total: int, family: int | None, proto_n: int | None, src4: bytes | None,
-          dst4: bytes | None, src6: bytes | None, dst6: bytes | None, sport: int | None, dport: int | None,
-          sec: int | None, usec: int | None, ptype: int | None, capid: int | None) -> HepFields:
-    """The chunks from `pos` on, over the values already read, then the checks every datagram passes."""
+            family, proto_n, src4, dst4, src6, dst6, sport, dport, sec, usec, ptype, capid = values(
+                vs.unpack_from(data, 6) + _NONE)
+            pos = 6 + size
+            break
+    else:
+        family = proto_n = src4 = dst4 = src6 = dst6 = sport = dport = sec = usec = ptype = capid = None
+        pos = 6
+    # the chunks from `pos` on (all of them, or those after a fixed layout), then the checks every
+    # datagram passes
     auth = corr = node = None
     payload: bytes | None = None
     unpack = struct.unpack_from

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..events import Event, Kind
-from .fingerprints import scanner_in
+from .fingerprints import SCANNER_NAMES, scanner_in
 from .sip import SipMessage, WireFields, addr_user, cseq_method, digest_of, message_fields
 from .sip import _uri_user as uri_user
 
@@ -46,7 +46,7 @@ def events_from_fields(f: WireFields, src: str, sport: int, dst: str, dport: int
     if status is None:  # a request
         if src in server_addrs:
             return []
-        fingerprint = scanner_in(ua) or scanner_in(from_v)
+        fingerprint = request_fingerprint(ua, from_v)
         if auth is not None:
             account, _, answered = digest_of(auth)
         else:
@@ -77,6 +77,21 @@ def events_from_fields(f: WireFields, src: str, sport: int, dst: str, dport: int
     detail = f"{status} {reason}".rstrip() if reason else str(status)
     return [_new(Event, (t, dst, kind, dport, transport, "SIP", account, target, cmethod, None, None, detail, origin,
                          None, None))]
+
+
+def request_fingerprint(ua: str | None, from_v: str | None) -> str | None:
+    """`scanner_in(ua) or scanner_in(from_v)`, with the usual answer (neither names a tool) found in
+    one pass over both: a name cannot span the newline, and any hit asks `scanner_in` itself."""
+    if ua and from_v:
+        both = ua + "\n" + from_v
+        low = both.lower()
+        for name in SCANNER_NAMES:
+            if name in low:
+                break
+        else:
+            if "@1.1.1.1" not in both:
+                return None
+    return scanner_in(ua) or scanner_in(from_v)
 
 
 class ServerLearner:
