@@ -311,8 +311,9 @@ class Engine:
             drop = len(sources) - int(self.cfg.max_tracked * 0.75)
             # Probation first (evidence 0), oldest first. In a spoofed flood it holds nearly every
             # source, so only it is sorted (on `last` alone, in C); the same order as the full sort.
+            failed, ok = Kind.AUTH_FAILED, Kind.AUTH_OK
             probation = [s for s in sources.values() if s.total <= 1 and s.verdict is None
-                         and Kind.AUTH_FAILED not in s.counts and Kind.AUTH_OK not in s.counts]
+                         and failed not in s.counts and ok not in s.counts]
             if len(probation) >= drop:
                 probation.sort(key=_LAST)
                 gone = [s.ip for s in probation[:drop]]
