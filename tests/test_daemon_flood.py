@@ -159,7 +159,9 @@ def test_botnet_flood_is_banned_whole_and_the_control_socket_keeps_answering(dae
     rows = daemon.ban_rows()
     assert len(rows) == n and {r[0] for r in rows} == set(ips)  # every ban in the store, once
     text = daemon.err.read_text()
-    assert text.count(" BAN ") < 200 and "more sources in" in text  # summed up, not 20,000 lines
+    # summed up, not 20,000 lines: at most PER_SECOND (20) lines and one summary a second, however long the
+    # flood takes on a loaded machine (10 s gave 210 lines)
+    assert text.count(" BAN ") < n // 10 and "more sources in" in text
 
 
 def test_kill9_mid_burst_loses_no_ban_and_bans_none_twice(daemon):
