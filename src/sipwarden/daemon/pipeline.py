@@ -22,7 +22,7 @@ from .bans import BanChange, BanService
 from .errors import StageErrors
 from .journal import Journal
 
-HISTORY_BATCH = 20_000  # events buffered before a history write (bigger transactions: a spoofed flood
+HISTORY_BATCH = 10_000  # events buffered before a history write (bigger transactions: a spoofed flood
 # spreads its rows over the whole (ip, time) index, and SQLite writes every page a commit touched)
 # Wire requests and plain responses are raw volume (tens of thousands a second in a flood): verdicts
 # keep their counts; the history keeps what was judged.
