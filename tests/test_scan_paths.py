@@ -311,3 +311,16 @@ def test_freeswitch_same_events() -> None:
     assert len(want) > 500
     for size in (997, 1 << 20):
         assert in_bulk(text, size) == want
+
+
+@pytest.mark.parametrize("text", [
+    "", "no marks\n", "<--- SIP read\n", "x <--- Received SIP request\n", "<sip:100@203.0.113.5>\n" * 3 + "<--- y\n",
+    "<" * 5000 + "--- \n", "<" * 5000 + "-- \n", "<sip:a@b>" * 2000 + "\n<--- z\n", "<sip:a@b>" * 2000 + "\n",
+    "text <---", "text <--- ", "<-<--- ", "<<--- ",
+])
+def test_dump_mark_search_is_the_substring_test(text: str) -> None:
+    """The bulk reader finds "<--- " through "<" (fast); with many "<" it falls back: same answer either way."""
+    from sipwarden.parsers.bulk import _has_dump_mark
+
+    assert _has_dump_mark(text) == ("<--- " in text)
+    assert _has_dump_mark("[t] VERBOSE[1] x.c: " + text) == ("<--- " in text)

@@ -282,7 +282,7 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
                 for rec in _records(spool):
                     if isinstance(rec, tuple):
                         break
-                    yield [_new(Event, a + (kinds[k],) + b + (file, n + first)) for a, k, b, n in zip(*rec, strict=True)]
+                    yield [_new(Event, (*a, kinds[k], *b, file, n + first)) for a, k, b, n in zip(*rec, strict=True)]
                 extra = (st[0], st[1])
                 used = True
             else:  # read the second range here, continuing this parser: exact, just not parallel

@@ -23,7 +23,7 @@ from ..timefmt import Clock
 from .asterisk import PLAIN, call_head, call_rejected, call_rejected_plain
 from .logstream import MAX_JOIN, MAX_LINE, MAX_SPLIT, TRIGGERS, LogParser, continues_event, pick
 from .prefix import bracketed_at as _br_at
-from .prefix import message_start_in
+from .prefix import bracketed_match, message_start_in
 from .security import Incomplete, parse_plain, parse_security_body
 
 _new = tuple.__new__
@@ -67,6 +67,24 @@ def _security_start(body: str, s: int, k: int) -> int:
     return message_start_in(body, s, k + 14)
 
 
+def _has_dump_mark(body: str) -> bool:
+    """`"<--- " in body`, found through its "<" (a one-character search runs at memchr speed).
+
+    A plain search for "<--- " steps through ordinary log text nearly a character at a time (its
+    letters share the search's filter): three times slower on a usual chunk. A text full of "<"
+    falls back to that search after len(body)/256 of them, so no input makes this much slower.
+    """
+    find = body.find
+    i = find("<")
+    for _ in range(len(body) >> 8):
+        if i < 0:
+            return False
+        if body.startswith("--- ", i + 1):
+            return True
+        i = find("<", i + 1)
+    return i >= 0 and find("<--- ", i) >= 0
+
+
 class BulkParser:
     """Feed decoded text in chunks of any size with `feed`; call `close` at the end of input.
 
@@ -83,7 +101,9 @@ class BulkParser:
         # Lines (numbers) of security events read in bulk that the line API would still hold in
         # its window: what a dirty chunk after a bulk one must know.
         self._secs: list[int] = []
-        self._starts: dict[int, int] = {}  # message starts `_clean` found, by line offset in the body it checked
+        # security lines `_clean` read, by where their (first) "SecurityEvent=" is in the body it checked:
+        # (line start, line end, message start), so `_bulk` finds neither again
+        self._starts: dict[int, tuple[int, int, int]] = {}
         self._calls: dict[int, Event] = {}  # call lines `_clean` read, likewise
 
     def feed(self, text: str) -> list[Event]:
@@ -126,7 +146,7 @@ class BulkParser:
         """May `body[:end]` be read in bulk (see the module docstring)? `body` goes on MAX_JOIN lines."""
         self._starts = {}
         self._calls = {}
-        if "\x1b" in body or "\r" in body or "<--- " in body or self.parser._dump is not None:
+        if "\x1b" in body or "\r" in body or _has_dump_mark(body) or self.parser._dump is not None:
             return False  # colours, carriage returns, packet dumps: the line API reads them
         find, rfind = body.find, body.rfind
         for pos in range(0, end, _BLOCK):
@@ -154,7 +174,7 @@ class BulkParser:
             k = find("SecurityEvent=", s, e)
             if k >= 0 and find('RemoteAddress="', i + 15, e) < 0:  # one pair: is the event at its message start?
                 ms = _security_start(body, s, k)
-                self._starts[s] = ms
+                self._starts[k] = (s, e, ms)
                 cont = ms != k
             else:
                 cont = k < 0 or continues_event(body[s:e])
@@ -200,13 +220,17 @@ class BulkParser:
         # Security events first (pure): one that is not complete on its line makes the chunk dirty.
         secs: dict[int, tuple | None] = {}
         try:
+            known = self._starts.get
             i = find("SecurityEvent=", 0, end)
             while i >= 0:
-                s = rfind("\n", 0, i) + 1
-                e = find("\n", i)
-                k = self._starts.get(s)  # only an event that starts the message text is one
-                if k is None:
+                line = known(i)  # the line's first "SecurityEvent=", as `_clean` found it
+                if line is not None:
+                    s, e, k = line
+                else:
+                    s = rfind("\n", 0, i) + 1
+                    e = find("\n", i)
                     k = message_start_in(body, s, e)
+                # only an event that starts the message text is one
                 if k > s and body.startswith("SecurityEvent=", k):
                     f = parse_plain(body, k, e)
                     if f is False:
@@ -239,6 +263,8 @@ class BulkParser:
         get = secs.get
         plain = PLAIN.get
         calls = self._calls
+        startswith = body.startswith
+        br = bracketed_match
         for s in cands:
             lineno += count("\n", pos, s)
             pos = s
@@ -254,7 +280,8 @@ class BulkParser:
             if ev is not None:
                 append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
                 continue
-            ms = message_start_in(body, s, e)
+            m = br(body, s, e) if startswith("[", s) else None  # message_start_in's first try, inline
+            ms = m.end() if m is not None else message_start_in(body, s, e)
             if ms >= 0:
                 msg = body[ms:e]
                 for fn in pick(msg):
