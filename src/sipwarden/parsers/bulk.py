@@ -293,7 +293,7 @@ class BulkParser:
                         break
             if ev is not None:
                 append(_new(Event, (time_at(body, s, e),) + ev[1:12] + ("messages", file, lineno)))
-        self._next = first + count("\n", 0, end)
+        self._next = lineno + count("\n", pos, end)  # the lines up to `pos` are counted already
         parser.lines = self._next - 1
         if sec_lines:
             edge = self._next - MAX_JOIN
