@@ -1,4 +1,4 @@
-"""A reusable network-namespace lab for system tests (root only), after ../shared/lab/topo.sh.
+"""A reusable network-namespace lab for system tests (root only), after the lab notes (topo.sh) the project was built from.
 
     srv    198.18.0.1/24   fd00:5060::1/64    bridge br0; the SIP side: listeners, firewall under test
     atk    198.18.0.66/24  fd00:5060::66/64   plus 198.18.0.67-.69 for extra attacker sources
