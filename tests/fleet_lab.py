@@ -7,14 +7,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 from netns import run
 from redis_server import RedisServer
-from warden import SIPWARDEN, ctl
+from warden import SIPWARDEN, ctl, stop, wait_daemon
 
 REDIS_ADDR = "198.18.1.250"
 _seq = itertools.count()
@@ -53,14 +52,8 @@ class Daemon:
                       "daemon up and joined the fleet")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop(self.proc)
+        self.proc = None
 
     def ctl(self, *args: str):  # noqa: ANN201
         return ctl(self.state, *args)
@@ -74,14 +67,7 @@ class Daemon:
         return p.returncode == 0
 
     def wait_for(self, cond, what: str, timeout: float = 8.0) -> float:  # noqa: ANN001
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.stderr.read_text()[-2000:]}")
-            if cond():
-                return time.monotonic() - t0
-            time.sleep(0.01)
-        raise AssertionError(f"{self.name}: timed out waiting for {what}; log:\n{self.stderr.read_text()[-3000:]}")
+        return wait_daemon(cond, f"{self.name}: {what}", self.proc, self.stderr, timeout, step=0.01)
 
 
 class FleetLab:

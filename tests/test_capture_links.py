@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 
 from netns import ATK4, SRV4, run, socket_in, topology, unavailable
 from sipwarden.enforce.nsexec import enter_netns
-from warden import SIPWARDEN
+from warden import SIPWARDEN, stop
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -75,12 +74,7 @@ class CaptureDaemon:
         return self
 
     def __exit__(self, *exc) -> None:  # noqa: ANN002
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
         assert "Traceback" not in self.err.read_text()
 
 

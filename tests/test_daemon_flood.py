@@ -25,7 +25,7 @@ import pytest
 
 from netns import topology, unavailable
 from sipwarden.daemon.client import request
-from warden import SIPWARDEN, ctl
+from warden import SIPWARDEN, ctl, wait_daemon
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -88,14 +88,7 @@ class Daemon:
         return out
 
     def wait_for(self, cond, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited: {self.err.read_text()[-2000:]}")
-            if cond():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; daemon log:\n{self.err.read_text()[-3000:]}")
+        wait_daemon(cond, what, self.proc, self.err, timeout)
 
     def ban_rows(self) -> list[tuple[str, int, float | None]]:
         """Every ban ever recorded (ip, offence, ended) from the store file itself."""

@@ -6,7 +6,6 @@ still gets through. Restarts, a wiped table, rotation and unban are exercised on
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from netns import ATK4, ATK4_EXTRA, LEGIT4, SRV4, topology, unavailable
-from warden import SIPWARDEN, ctl
+from warden import SIPWARDEN, ctl, stop, wait_daemon
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -48,14 +47,8 @@ class Lab:
         self.wait_for(lambda: (self.ctl("status") or {}).get("running") is True, "daemon control socket")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop(self.proc)
+        self.proc = None
 
     def ctl(self, *args: str) -> dict | list | None:
         return ctl(self.state, *args)
@@ -69,14 +62,7 @@ class Lab:
         return p.returncode == 0
 
     def wait_for(self, cond, what: str, timeout: float = 8.0) -> None:  # noqa: ANN001
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited: {self.stderr.read_text()[-2000:]}")
-            if cond():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; daemon log:\n{self.stderr.read_text()[-3000:]}")
+        wait_daemon(cond, what, self.proc, self.stderr, timeout)
 
 
 @pytest.fixture

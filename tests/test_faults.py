@@ -8,7 +8,6 @@ import contextlib
 import errno
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import time
@@ -20,7 +19,7 @@ from netns import ATK4, ATK4_EXTRA, ATK6, topology, unavailable
 from sipwarden.config import BanConfig
 from sipwarden.enforce import Ban
 from sipwarden.enforce.nftables import NftablesEnforcer
-from warden import SIPWARDEN
+from warden import SIPWARDEN, stop
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -78,13 +77,7 @@ class NsDaemon:
             f.write(text)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
 
 
 def fill(path: Path) -> None:

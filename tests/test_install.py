@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from conftest import REPO
 from netns import ATK4, LEGIT4, SRV4, topology, unavailable
+from warden import stop
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 
@@ -176,12 +176,7 @@ def test_installed_daemon_bans_as_nobody_with_only_cap_net_admin(staged):
                 db = state / "sipwarden.db"
                 assert db.stat().st_uid == NOBODY
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc)
                 err.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
