@@ -94,11 +94,6 @@ class Reason(StrEnum):
     MANUAL = "manual"
 
 
-# How verdicts rank in reports and logs: a cracked account first, then what the operator declared,
-# then the rest in the order above (lower is more urgent).
-RANK = {r: i for i, r in enumerate(Reason)}
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A detector's conclusion: `ip` (an address, or a prefix like 198.18.0.0/24) attacks.

@@ -113,7 +113,7 @@ class _DaemonCollector(Collector):
     def collect(self):  # noqa: ANN201
         d, m = self.d, self.m
         now = d.clock()
-        yield _gauge("sipwarden_active_bans", "Bans in force", len(d.bans.active(now)))
+        yield _gauge("sipwarden_active_bans", "Bans in force", d.bans.count(now))
         yield _gauge("sipwarden_firewall_up", "1 when the firewall backend works", int(d.bans.kernel.error is None))
         yield _gauge("sipwarden_healthy", "0 when `sipwarden status` says DEGRADED (firewall or store failing)",
                      int(d.health()[0] != "degraded"))

@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import logging
 
+from .daemon.kernel import NOT_SET_UP
 from .metrics import Metrics
 from .notify import from_config
 
 log = logging.getLogger("sipwarden")
 
 FIREWALL_CHECK = 1.0  # seconds between looks at the firewall's state (for notifications)
-NOT_SET_UP = "not set up yet"  # the kernel's state before its first setup: neither up nor failing
 
 
 class Outputs:
@@ -47,7 +47,7 @@ class Outputs:
 
     async def start(self) -> None:
         d = self.d
-        await self.notifier.start(f"backend {d.cfg.ban.backend}, {len(d.bans.active())} ban(s) in force")
+        await self.notifier.start(f"backend {d.cfg.ban.backend}, {d.bans.count(d.clock())} ban(s) in force")
         if self.notifier.senders:
             self._watch = asyncio.create_task(self._firewall(), name="notify-firewall")
         if self.http is not None:

@@ -153,9 +153,6 @@ class BanService:
         """How many bans are in force (for status: no sorting)."""
         return sum(1 for r in self._active.values() if r.expires is None or r.expires > now)
 
-    def get(self, ip: str) -> BanRecord | None:
-        return self._active.get(ip)
-
     def is_banned(self, ip: str, now: float) -> bool:
         r = self._active.get(ip)
         return r is not None and (r.expires is None or r.expires > now)

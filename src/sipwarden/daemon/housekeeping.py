@@ -29,7 +29,6 @@ class Housekeeping:
         self.reconcile_interval = reconcile_interval
         self.clock = clock
         self._last_poll = self._last_reconcile = clock()
-        self.rounds = 0
 
     async def run(self) -> None:
         while True:
@@ -37,7 +36,6 @@ class Housekeeping:
             self.round()
 
     def round(self) -> None:
-        self.rounds += 1
         for job in (self._expire, self._poll, self._reconcile, self._positions, self.banlog.tick):
             try:
                 job()

@@ -22,6 +22,7 @@ from .worker import OrderedWorker
 log = logging.getLogger("sipwarden")
 
 RETRY = 1.0  # seconds between setup attempts while the firewall fails
+NOT_SET_UP = "not set up yet"  # the state before the first setup: neither up nor failing
 MAX_QUEUED = 1024  # batches waiting for the kernel, at most
 
 
@@ -33,7 +34,7 @@ class Kernel:
         self.errors = errors
         self.clock = clock
         self.enforcer: Enforcer | None = None
-        self.error: str | None = "not set up yet"
+        self.error: str | None = NOT_SET_UP
         self._last_setup = float("-inf")
         self.applied = 0  # bans applied
         self.lifted = 0
@@ -95,7 +96,7 @@ class Kernel:
                 log.error("firewall: %s; bans are recorded and will be applied when it works", e)
             self.error = str(e)
             return False
-        if self.error != "not set up yet":
+        if self.error != NOT_SET_UP:
             log.info("firewall available again (%s)", self.backend)
             self.needs_reconcile = True
         self.error = None

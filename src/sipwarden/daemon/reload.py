@@ -47,7 +47,7 @@ async def reload(daemon, load: Callable[[], Config]) -> bool:  # noqa: ANN001 - 
     if outputs is not None and getattr(old, "notify", None) != getattr(applied, "notify", None):
         await outputs.renotify(applied.notify)
     daemon.cfg = applied
-    kept = len(bans.active(now))
+    kept = bans.count(now)
     log.info("reloaded the config: whitelist %d entr%s, thresholds and ban times applied; %d ban%s kept%s%s",
              len(applied.whitelist.addresses), "y" if len(applied.whitelist.addresses) == 1 else "ies",
              kept, "" if kept == 1 else "s", f"; lifted (now whitelisted): {', '.join(lifted)}" if lifted else "",

@@ -25,7 +25,7 @@ from .control import ControlServer
 from .errors import StageErrors
 from .housekeeping import Housekeeping
 from .journal import Journal
-from .kernel import Kernel
+from .kernel import NOT_SET_UP, Kernel
 from .lock import StateLock
 from .logs import LogSources
 from .pipeline import Pipeline
@@ -85,7 +85,7 @@ class Daemon:
         cannot reach the kernel or the store is a daemon that does not protect (`status` exits 1)."""
         problems = []
         kernel_error = self.bans.kernel.error
-        if kernel_error == "not set up yet":
+        if kernel_error == NOT_SET_UP:
             return "starting", []
         if kernel_error:
             problems.append(f"firewall ({self.cfg.ban.backend}): {kernel_error}")
@@ -98,7 +98,7 @@ class Daemon:
         """One line for `systemctl status` (sd_notify STATUS=): health first."""
         health, problems = self.health()
         head = "DEGRADED: " + "; ".join(problems) if health == "degraded" else health
-        n = len(self.bans.active())
+        n = self.bans.count(self.clock())
         return f"{head}; {n} active ban{'' if n == 1 else 's'}, {self.logs.lines} lines read"
 
     async def _watchdog(self, interval: float) -> None:

@@ -35,7 +35,7 @@ def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
     return None
 
 
-def forgive(src: Source, account: str, origin: str | None) -> None:
+def forgive(src: Source, account: str) -> None:
     """A login on `account`: its failures from this source were a typo or an old password, not guesses."""
     fails = src.fails
     if not fails:

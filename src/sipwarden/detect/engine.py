@@ -158,7 +158,7 @@ class Engine:
                     return self._compromise(src, ev, t, "")
                 if self.banned is not None and self.banned(src.ip, t):
                     return self._compromise(src, ev, t, "while banned")
-                bruteforce.forgive(src, ev.account, ev.origin)
+                bruteforce.forgive(src, ev.account)
                 src.login(ev.account)
             flood.answered(src, ev.origin)
             self.distributed.login(src.ip, t)
@@ -326,15 +326,14 @@ class Engine:
                 self.verdicts[ip] = self.final(s)
         self._until_sweep = max(SWEEP_EVERY, len(sources))
 
-    def final(self, s: Source) -> Verdict:
-        """The source's first verdict with its figures brought up to date (for reports)."""
-        v = s.verdict
+    def final(self, s: Source, v: Verdict | None = None) -> Verdict:
+        """Verdict `v` (default: the source's own) with the source's figures brought up to date (for reports)."""
+        v = s.verdict if v is None else v
         assert v is not None
         out = s.to_verdict(v.reason, v.at, v.evidence)
         if v.reason is Reason.COMPROMISE:
             out = dataclasses.replace(out, accounts=v.accounts, counts={**out.counts, **v.counts})
         return self.wire.strength(s, out)
-
 
     def report(self) -> list[Verdict]:
         """Every verdict so far, one per address or network, with final figures: compromised accounts
@@ -345,10 +344,7 @@ class Engine:
         for ip, s in self.sources.items():
             first = out.get(ip)
             if s.verdict is not None and first is not None:
-                v = s.to_verdict(first.reason, first.at, first.evidence)
-                if first.reason is Reason.COMPROMISE:
-                    v = dataclasses.replace(v, accounts=first.accounts, counts={**v.counts, **first.counts})
-                out[ip] = self.wire.strength(s, v)
+                out[ip] = self.final(s, first)
         return sorted(out.values(), key=lambda v: (v.reason is not Reason.COMPROMISE, v.at, v.ip))
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from ..addr import normalize
 from ..events import Event, Kind, Reason
+from ..policy import MIN_PREFIX  # no fleet message names a wider network than an operator may ban
 
 VERSION = 1
 MAX_BAN_BYTES = 4096  # one ban or unban
@@ -33,7 +34,6 @@ MAX_EVENTS_BYTES = 256 * 1024  # one batch of events
 MAX_BATCH = 500  # events per batch entry
 MAX_TEXT = 128  # attacker text carried in events (accounts, numbers): data only, and short
 MAX_EVIDENCE = 300
-MIN_PREFIX = {4: 8, 6: 16}  # no fleet message names a wider network (0.0.0.0/0 would ban the world)
 NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 REASONS = frozenset(str(r) for r in Reason)
 # What fleet-wide counting needs: failures, logins (a phone's own address is spared) and

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..config import ConfigError, FleetConfig
+from ..config import ConfigError, FleetConfig, read_secret_file
 
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -78,17 +78,7 @@ def node_name(cfg: FleetConfig) -> str:
 
 def read_password(cfg: FleetConfig) -> str | None:
     """The password from `password_file` (first line, trailing newline dropped), or None."""
-    if not cfg.password_file:
-        return None
-    p = Path(cfg.password_file)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"fleet.password_file: cannot read {p}: {e.strerror or e}") from None
-    pw = text.splitlines()[0] if text.strip() else ""
-    if not pw:
-        raise ConfigError(f"fleet.password_file: {p} is empty")
-    return pw
+    return read_secret_file("fleet.password_file", cfg.password_file) if cfg.password_file else None
 
 
 def check_fleet(cfg: FleetConfig) -> None:

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 
-from ..config import Config
+from ..config import Config, duration_seconds
 from ..events import Event, Kind, Verdict, iso
 from ..policy import Policy
 from .aggregate import ALERT_REASONS, Aggregate, bans_doc, pick_step
@@ -30,9 +30,9 @@ def parse_time(text: str | None, tz: dt.tzinfo, now: float) -> float | None:
     if text is None:
         return None
     t = text.strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", t.lower())
-    if m:
-        return now - float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m[2]]
+    span = duration_seconds(t) if t[-1:].lower() in ("s", "m", "h", "d", "w") else None  # a bare number is a time
+    if span is not None:
+        return now - span
     if re.fullmatch(r"\d{9,}(\.\d+)?", t):
         return float(t)
     try:
