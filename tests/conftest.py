@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sipwarden.parsers.logstream import LogParser
+from sipwarden.parsers.stream import LogStream
 from sipwarden.timefmt import Clock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,11 +20,11 @@ def parse_lines(lines: list[str] | str, year: int = 2026) -> list:
     """All events of a few lines, as a fresh stream would give them."""
     if isinstance(lines, str):
         lines = lines.splitlines()
-    p = LogParser(Clock(year))
+    p = LogStream(Clock(year))
     out = []
     for i, line in enumerate(lines, 1):
-        out.extend(p.feed(line, i))
-    out.extend(p.flush())
+        out.extend(p.feed_line(line, i))
+    out.extend(p.close())
     return out
 
 

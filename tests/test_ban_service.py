@@ -224,18 +224,17 @@ def test_one_ban_path():
 
 
 def test_a_parser_error_loses_only_its_line(tmp_path, monkeypatch):
-    """The bulk parser fails on a chunk: its lines go through the line API one by one, and only the
+    """The log stream fails on a chunk: its lines go through its line entry one by one, and only the
     line that fails there too is lost (each failure counted in errors.parse)."""
     from sipwarden.daemon.logs import LogSources
-    from sipwarden.parsers.bulk import BulkParser
-    from sipwarden.parsers.logstream import LogParser
+    from sipwarden.parsers.stream import LogStream
 
     log = tmp_path / "messages"
     lines = [f"[2026-11-24 12:00:0{i}] NOTICE[1] chan_sip.c: Registration from '<sip:10{i}@x>' failed for "
              f"'203.0.113.{i}:5060' - Wrong password" for i in range(4)]
     lines[2] += " BOOM"
     log.write_text("\n".join(lines) + "\n")
-    line_feed = LogParser.feed
+    line_feed = LogStream.feed_line
 
     def chunk_bug(self, text: str) -> list[Event]:
         raise ValueError("parser bug")
@@ -245,8 +244,8 @@ def test_a_parser_error_loses_only_its_line(tmp_path, monkeypatch):
             raise IndexError("parser bug on this line")
         return line_feed(self, text, n)
 
-    monkeypatch.setattr(BulkParser, "feed", chunk_bug)
-    monkeypatch.setattr(LogParser, "feed", line_bug)
+    monkeypatch.setattr(LogStream, "feed_chunk", chunk_bug)
+    monkeypatch.setattr(LogStream, "feed_line", line_bug)
     got: list[Event] = []
     errors = StageErrors()
     src = LogSources([str(log)], "UTC", got.extend, errors, clock=lambda: T0)

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from sipwarden.parsers.logstream import LogParser
+from sipwarden.parsers.stream import LogStream
 from sipwarden.timefmt import Clock
 
 GEN_PATH = Path(__file__).resolve().parents[1] / "bench" / "gen_asterisk_log.py"
@@ -61,13 +61,13 @@ def test_mix(gen: ModuleType, small_log: Path) -> None:
 
 def test_parsers_agree_with_labels(gen: ModuleType, small_log: Path) -> None:
     labels = gen.read_labels(str(small_log) + ".labels.tsv")
-    parser = LogParser(Clock(2026))
+    parser = LogStream(Clock(2026))
     events = defaultdict(list)
     with open(small_log, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
-            for ev in parser.feed(line, n):
+            for ev in parser.feed_line(line, n):
                 events[ev.line].append(ev)
-    for ev in parser.flush():
+    for ev in parser.close():
         events[ev.line].append(ev)
     wrong = []
     for n, (kind, ip) in labels.items():

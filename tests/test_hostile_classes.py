@@ -276,12 +276,12 @@ def test_split_call_line_forges_nothing(n):
     assert "reassembled" in evs[0].detail
 
 
-def _bulk_events(lines: list[str]) -> list:
-    """The same lines through the bulk reader `scan` uses (parsers/bulk.py)."""
-    from sipwarden.parsers.bulk import BulkParser
+def _chunk_events(lines: list[str]) -> list:
+    """The same lines through the log stream's chunk entry (what `scan` and the daemon feed)."""
+    from sipwarden.parsers.stream import LogStream
     from sipwarden.timefmt import Clock
-    b = BulkParser(Clock(2026))
-    return b.feed("\n".join(lines) + "\n") + b.close()
+    b = LogStream(Clock(2026))
+    return b.feed_chunk("\n".join(lines) + "\n") + b.close()
 
 
 def test_call_line_forged_completion_then_unprefixed_text_forges_nothing():
@@ -291,7 +291,7 @@ def test_call_line_forged_completion_then_unprefixed_text_forges_nothing():
     number = f"00441' rejected because extension not found in context 'x'.\nnot a log line {FORGED}\n"
     lines = (f"{TS}chan_sip.c: Call from '' ({REAL}:5060) to extension '{number}' rejected because extension not "
              "found in context 'default'.").split("\n") + [AFTER]
-    for evs in (parse_lines(lines), _bulk_events(lines)):
+    for evs in (parse_lines(lines), _chunk_events(lines)):
         assert [(e.ip, e.kind) for e in evs] == [(REAL, Kind.CALL_REJECTED), ("192.0.2.77", Kind.AUTH_FAILED)]
 
 
@@ -303,7 +303,7 @@ def test_call_line_forged_completion_then_forged_line_known_limit():
     number = f"00441' rejected because extension not found in context 'x'.\n{FORGED_REG}\n"
     lines = (f"{TS}chan_sip.c: Call from '' ({REAL}:5060) to extension '{number}' rejected because extension not "
              "found in context 'default'.").split("\n") + [AFTER]
-    for evs in (parse_lines(lines), _bulk_events(lines)):
+    for evs in (parse_lines(lines), _chunk_events(lines)):
         assert [e.ip for e in evs] == [REAL, FORGED, "192.0.2.77"]
 
 

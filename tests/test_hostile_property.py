@@ -11,8 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sipwarden.parsers.bulk import BulkParser
-from sipwarden.parsers.logstream import LogParser
+from sipwarden.parsers.stream import LogStream
 from sipwarden.sources.logfile import lf_lines
 from sipwarden.timefmt import Clock
 from test_hostile_classes import FORGED, FORGED_LINES, REAL
@@ -71,14 +70,14 @@ AFTER_LINE = TS + "chan_sip.c: Registration from '<sip:9@h>' failed for '" + AFT
 
 
 def _both_paths(text: str) -> list:
-    p = LogParser(Clock(2026))
+    p = LogStream(Clock(2026))
     by_line = []
     for n, line in enumerate(lf_lines(iter([text])), 1):
-        by_line.extend(p.feed(line, n))
-    by_line.extend(p.flush())
-    b = BulkParser(Clock(2026))
-    bulk = b.feed(text) + b.close()
-    assert bulk == by_line
+        by_line.extend(p.feed_line(line, n))
+    by_line.extend(p.close())
+    b = LogStream(Clock(2026))
+    chunked = b.feed_chunk(text) + b.close()
+    assert chunked == by_line
     return by_line
 
 

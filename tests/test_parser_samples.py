@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from conftest import parse_lines
-from sipwarden.parsers import logstream
+from sipwarden.parsers import asterisk, freeswitch, stream
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "parsers"
 
 
 def parsers() -> set[str]:
     """Every parser `pick` can choose, and the security log's."""
-    fns = {fn for fns in logstream._FIRST.values() for fn in fns}
-    fns |= set(logstream._CALL) | set(logstream._MANAGER) | set(logstream._SOFIA)
+    fns = {fn for fmt in (asterisk, freeswitch) for fns in fmt.STARTS.values() for fn in fns}
+    fns.add(asterisk.manager)  # found by its phrase anywhere: AMI's lines start with the address
     return {fn.__name__ for fn in fns} | {"security"}
 
 
@@ -51,6 +51,6 @@ def test_sample(want: dict, line: str):
 
 
 @pytest.mark.parametrize("want,line", [c for c in _cases() if c.values[0].get("match") is not False])
-def test_bulk_triggers_cover_every_sample(want: dict, line: str):
-    """The bulk reader only reads lines holding one of TRIGGERS: every sample event line holds one."""
-    assert any(t in line for t in logstream.TRIGGERS), line
+def test_triggers_cover_every_sample(want: dict, line: str):
+    """The stream's chunk mode only reads lines holding one of TRIGGERS: every sample event line holds one."""
+    assert any(t in line for t in stream.TRIGGERS), line

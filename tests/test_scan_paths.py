@@ -1,5 +1,6 @@
-"""The bulk reader (parsers/bulk.py, what `scan` uses) and the line API (`LogParser.feed`, what the
-daemon uses) must give the very same events, including for split, injected and malformed input."""
+"""The log stream's chunk entry (what `scan` and the daemon feed) and its line entry
+(`LogStream.feed_line`) must give the very same events, including for split, injected and malformed
+input; and `scan`'s parallel path the same as one stream over the whole file."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import pytest
 from conftest import ASTERISK20, DATA, FAIL2BAN_LOGS
 from sipwarden import scan as scan_mod
 from sipwarden.config import Config
-from sipwarden.parsers.bulk import BulkParser
-from sipwarden.parsers.logstream import MAX_LINE, LogParser
+from sipwarden.parsers.stream import MAX_LINE, LogStream
 from sipwarden.scan import file_events, file_events_by_line
 from sipwarden.sources.logfile import lf_lines, open_log
 from sipwarden.timefmt import Clock
@@ -26,19 +26,19 @@ def _text(path: Path) -> str:
 
 
 def by_line(text: str) -> list:
-    p = LogParser(Clock(2026), file="f")
+    p = LogStream(Clock(2026), file="f")
     out = []
     for n, line in enumerate(lf_lines(iter([text])), 1):  # LF ends a line; a bare CR is data
-        out.extend(p.feed(line, n))
-    out.extend(p.flush())
+        out.extend(p.feed_line(line, n))
+    out.extend(p.close())
     return out
 
 
 def in_bulk(text: str, size: int) -> list:
-    b = BulkParser(Clock(2026), file="f")
+    b = LogStream(Clock(2026), file="f")
     out = []
     for i in range(0, len(text), size):
-        out.extend(b.feed(text[i:i + size]))
+        out.extend(b.feed_chunk(text[i:i + size]))
     out.extend(b.close())
     return out
 
@@ -214,8 +214,8 @@ _PLAIN_BITS = ("'", '"', " ", "(", ")", ") - ", "' failed for '6.6.6.6' (callid:
 
 def test_plain_readers_agree_with_careful_parsers() -> None:
     from sipwarden.parsers.asterisk import PLAIN
-    from sipwarden.parsers.logstream import pick
     from sipwarden.parsers.prefix import body
+    from sipwarden.parsers.stream import pick
 
     rng = random.Random(7)
     answered = 0
@@ -279,7 +279,7 @@ _FS_SEEDS = (
 
 def test_triggers_cover_every_event_line() -> None:
     """A line holding none of TRIGGERS (what the bulk path skips) never gives the line API an event."""
-    from sipwarden.parsers.logstream import TRIGGERS, read_line
+    from sipwarden.parsers.stream import TRIGGERS, read_line
 
     rng = random.Random(3)
     bits = ("sofia", "SOFIA", "ailed", " ", "'", "[", "]", "profile", "user", "acl", "failed", "Can't", "from ip")
@@ -320,7 +320,7 @@ def test_freeswitch_same_events() -> None:
 ])
 def test_dump_mark_search_is_the_substring_test(text: str) -> None:
     """The bulk reader finds "<--- " through "<" (fast); with many "<" it falls back: same answer either way."""
-    from sipwarden.parsers.bulk import _has_dump_mark
+    from sipwarden.parsers.stream import has_dump_mark
 
-    assert _has_dump_mark(text) == ("<--- " in text)
-    assert _has_dump_mark("[t] VERBOSE[1] x.c: " + text) == ("<--- " in text)
+    assert has_dump_mark(text) == ("<--- " in text)
+    assert has_dump_mark("[t] VERBOSE[1] x.c: " + text) == ("<--- " in text)

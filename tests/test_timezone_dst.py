@@ -7,7 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from sipwarden.config import from_dict
-from sipwarden.parsers.logstream import LogParser
+from sipwarden.parsers.stream import LogStream
 from sipwarden.scan import run
 from sipwarden.sources.logfile import open_log
 from sipwarden.timefmt import Clock, tz_from_name
@@ -28,7 +28,7 @@ def test_local_is_the_zone_with_its_rules(monkeypatch):
 
 
 def test_lines_across_the_autumn_change_stay_in_order():
-    p = LogParser(Clock(2026, BERLIN))  # the daemon's parser: the change happens while it runs
+    p = LogStream(Clock(2026, BERLIN))  # the daemon's stream: the change happens while it runs
     stamps = ["01:50:00", "02:20:00", "02:50:00", "02:05:00", "02:35:00", "03:10:00"]  # 02:xx twice
     times = [p.clock.line_time(f"[Oct 25 {s}] NOTICE[1] x.c: a") for s in stamps]
     assert times == sorted(times)

@@ -22,8 +22,7 @@ from typing import BinaryIO
 from .config import Config
 from .detect.engine import Engine
 from .events import Event, Kind, Verdict
-from .parsers.bulk import BulkParser
-from .parsers.logstream import MAX_JOIN, MAX_SPLIT
+from .parsers.stream import MAX_JOIN, MAX_SPLIT, LogStream
 from .sources.logfile import LogFile
 from .timefmt import Clock, tz_from_name
 
@@ -44,19 +43,19 @@ class ScanResult:
 CHUNK = 1 << 20  # characters read at a time: big enough to skip quiet lines at C speed, small in memory
 
 
-def _parser(log: LogFile, cfg: Config) -> BulkParser:
+def _stream(log: LogFile, cfg: Config) -> LogStream:
     not_after = None
     if log.path != "-":
         try:
             not_after = os.stat(log.path).st_mtime
         except OSError:
             not_after = None
-    return BulkParser(Clock(log.year, tz_from_name(cfg.log.timezone), not_after), file=log.path)
+    return LogStream(Clock(log.year, tz_from_name(cfg.log.timezone), not_after), file=log.path)
 
 
 def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
                  parallel_min: int | None = None) -> Iterator[list[Event]]:
-    """Events of one log file, in file order, a chunk's worth at a time (see parsers/bulk.py).
+    """Events of one log file, in file order, a chunk's worth at a time (see parsers/stream.py).
 
     A big plain file is split among processes (`_ranges`); `parallel_min` overrides the size from
     which it is (tests force small files through that path).
@@ -70,23 +69,23 @@ def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
     yield from _serial_batches(log, cfg, counter)
 
 
-def _feed_all(bulk: BulkParser, chunks: Iterable[str]) -> Iterator[list[Event]]:
-    """The non-empty event batches of `chunks` through `bulk`, then what it holds at the end."""
+def _feed_all(stream: LogStream, chunks: Iterable[str]) -> Iterator[list[Event]]:
+    """The non-empty event batches of `chunks` through `stream`, then what it holds at the end."""
     for chunk in chunks:
-        evs = bulk.feed(chunk)
+        evs = stream.feed_chunk(chunk)
         if evs:
             yield evs
-    evs = bulk.close()
+    evs = stream.close()
     if evs:
         yield evs
 
 
 def _serial_batches(log: LogFile, cfg: Config, counter: dict | None) -> Iterator[list[Event]]:
-    bulk = _parser(log, cfg)
-    yield from _feed_all(bulk, log.chunks(CHUNK))
+    stream = _stream(log, cfg)
+    yield from _feed_all(stream, log.chunks(CHUNK))
     if counter is not None:
-        counter["lines"] = counter.get("lines", 0) + bulk.parser.lines
-        counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized
+        counter["lines"] = counter.get("lines", 0) + stream.lines
+        counter["oversized"] = counter.get("oversized", 0) + stream.oversized
 
 
 def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
@@ -99,12 +98,12 @@ def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
 # Parallel parsing of a big plain file -------------------------------------------------------------
 #
 # The file is cut at a line start into two ranges; a forked worker parses the second (its own
-# BulkParser, line numbers counted from the cut) and spools its events to an unlinked temporary
+# LogStream, line numbers counted from the cut) and spools its events to an unlinked temporary
 # file as marshalled tuples, while this process parses the first range and runs the engine on it.
 # Then the spool is read back, line numbers shifted: the events and their order are those of one
 # parser over the whole file, because
 # - the cut is placed where no "SecurityEvent=" occurs in the CUT_QUIET lines before it, so the
-#   line parser holds nothing there (no window, no split event being reassembled): its only
+#   stream holds nothing there (no window, no split event being reassembled): its only
 #   state is the clock, and
 # - the worker's result is used only if the clock state it started from (file year, no month
 #   seen, no last time) cannot differ from the one this process has at the cut, and its own year
@@ -139,7 +138,7 @@ def _cut(path: str, target: int, search: int) -> int | None:
 
 
 def _call_open(block: bytes, end: int) -> bool:
-    """May a call line split by a decoded %0A (logstream's `_call`) still be open at `end`?"""
+    """May a call line split by a decoded %0A (the stream's split call line) still be open at `end`?"""
     i = block.rfind(b") to extension '", max(0, end - 4 * MAX_SPLIT - 16384), end)
     while i >= 0:
         e = block.find(b"\n", i)
@@ -167,13 +166,13 @@ def _range_text(fh: BinaryIO, start: int, end: int) -> Iterator[str]:
 
 def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> None:
     """Parse one range into the spool: batches of events in columns (`_columns`), then a status tuple."""
-    bulk = _parser(log, cfg)
-    year0 = bulk.clock.year
+    stream = _stream(log, cfg)
+    year0 = stream.clock.year
     timeless_first = False  # an event without time before any with: it may have used the clock's `last`
     timed = False
     batch: list[Event] = []
     with open(log.path, "rb") as fh:
-        for evs in itertools.chain(map(bulk.feed, _range_text(fh, start, end)), _closing(bulk)):
+        for evs in itertools.chain(map(stream.feed_chunk, _range_text(fh, start, end)), _closing(stream)):
             if not timed:
                 for e in evs:
                     if e[0] is not None:
@@ -186,7 +185,7 @@ def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> N
                 batch = []
     if batch:
         _record(out, _columns(batch))
-    _record(out, (bulk.parser.lines, bulk.parser.oversized, bulk.clock.year == year0, timeless_first))
+    _record(out, (stream.lines, stream.oversized, stream.clock.year == year0, timeless_first))
     out.flush()
 
 
@@ -213,8 +212,8 @@ def _records(spool: BinaryIO) -> Iterator[list | tuple]:
         yield marshal.loads(read(int.from_bytes(head, "little")))
 
 
-def _closing(bulk: BulkParser) -> Iterator[list[Event]]:
-    yield bulk.close()  # lazily: after the last feed
+def _closing(stream: LogStream) -> Iterator[list[Event]]:
+    yield stream.close()  # lazily: after the last feed
 
 
 def _spawn(log: LogFile, cfg: Config, start: int, end: int) -> tuple[int, BinaryIO]:
@@ -253,8 +252,8 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
     if cut is None:
         yield from _serial_batches(log, cfg, counter)
         return
-    bulk = _parser(log, cfg)
-    year0 = bulk.clock.year
+    stream = _stream(log, cfg)
+    year0 = stream.clock.year
     pid, spool = _spawn(log, cfg, cut, log.size)
     extra = (0, 0)
     used = False
@@ -262,21 +261,20 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
         with open(log.path, "rb") as fh:
             log._fh = fh  # for the progress bar
             for chunk in _range_text(fh, 0, cut):
-                evs = bulk.feed(chunk)
+                evs = stream.feed_chunk(chunk)
                 if evs:
                     yield evs
             _, status = os.waitpid(pid, 0)
             pid = 0
             st = _spool_status(spool) if status == 0 else None
-            evs = bulk.close()  # the lines held back up to the cut: the clock must have seen them
+            evs = stream.close()  # the lines held back up to the cut: the clock must have seen them
             if evs:
                 yield evs
-            clock = bulk.clock
+            clock = stream.clock
             usable = (st is not None and st[2] and clock.year == year0 and clock._last_month != 12
-                      and (clock.last is None or not st[3]) and bulk.parser._dump is None  # no packet dump open...
-                      and bulk.parser._empty != bulk.parser.lines)  # ...nor about to
+                      and (clock.last is None or not st[3]) and stream.at_rest)  # no packet dump open nor about to
             if usable:
-                first = bulk.parser.lines
+                first = stream.lines
                 file = log.path
                 kinds = _KINDS
                 for rec in _records(spool):
@@ -286,7 +284,7 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
                 extra = (st[0], st[1])
                 used = True
             else:  # read the second range here, continuing this parser: exact, just not parallel
-                yield from _feed_all(bulk, _range_text(fh, cut, log.size))
+                yield from _feed_all(stream, _range_text(fh, cut, log.size))
     finally:
         log._fh = None
         if pid:
@@ -296,22 +294,22 @@ def _parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: i
     if counter is not None:
         if used:
             counter["workers"] = counter.get("workers", 0) + 1  # ranges read by a worker (tests look)
-        counter["lines"] = counter.get("lines", 0) + bulk.parser.lines + extra[0]
-        counter["oversized"] = counter.get("oversized", 0) + bulk.parser.oversized + extra[1]
+        counter["lines"] = counter.get("lines", 0) + stream.lines + extra[0]
+        counter["oversized"] = counter.get("oversized", 0) + stream.oversized + extra[1]
 
 
 def file_events_by_line(log: LogFile, cfg: Config, counter: dict | None = None) -> Iterator[Event]:
-    """The same events through the line API the daemon uses (`LogParser.feed`): for tests."""
-    parser = _parser(log, cfg).parser
-    feed = parser.feed
+    """The same events through the stream's line entry (`LogStream.feed_line`): for tests."""
+    stream = _stream(log, cfg)
+    feed = stream.feed_line
     for n, line in enumerate(log.lines(), 1):
         evs = feed(line, n)
         if evs:
             yield from evs
-    yield from parser.flush()
+    yield from stream.close()
     if counter is not None:
-        counter["lines"] = counter.get("lines", 0) + parser.lines
-        counter["oversized"] = counter.get("oversized", 0) + parser.oversized
+        counter["lines"] = counter.get("lines", 0) + stream.lines
+        counter["oversized"] = counter.get("oversized", 0) + stream.oversized
 
 
 def reorder(events: Iterable[Event], slack: float = REORDER_SLACK) -> Iterator[tuple[float, int, Event]]:

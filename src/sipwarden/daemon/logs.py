@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from ..events import Event
-from ..parsers.bulk import BulkParser
+from ..parsers.stream import LogStream
 from ..sources.follow import FollowedFile, Position, Watcher
 from ..store.sqlite import Store
 from ..timefmt import Clock, tz_from_name
@@ -46,8 +46,8 @@ class LogSources:
         self.lines = 0
         year, tz = dt.date.today().year, tz_from_name(timezone)
         self.files = {p: FollowedFile(p) for p in paths}
-        # the chunked parser `scan` uses (same events as the line API, quiet lines skipped at C speed)
-        self.parsers = {p: BulkParser(Clock(year, tz), file=p) for p in paths}
+        # the log stream `scan` runs, fed in chunks (quiet lines skipped at C speed)
+        self.streams = {p: LogStream(Clock(year, tz), file=p) for p in paths}
         self._draining: set[str] = set()
         self._backlog: Iterator[Event] | None = None
         self.watcher: Watcher | None = None
@@ -172,37 +172,37 @@ class LogSources:
     def _parse(self, path: str, lines: list[tuple[int, str]], end: bool = False) -> list[Event]:
         """Events of complete lines; `end`: the data ends here for now (what the parser held back for
         the next lines is read too)."""
-        bulk = self.parsers[path]
-        bulk.clock.not_after = self.clock()  # a year-less time later than now is last year's
+        stream = self.streams[path]
+        stream.clock.not_after = self.clock()  # a year-less time later than now is last year's
         events: list[Event] = []
         if lines:
             self.lines += len(lines)
             text = "\n".join([t for _, t in lines])
             text += "\n"
             try:
-                events = bulk.feed(text)
+                events = stream.feed_chunk(text)
             except Exception:  # a parser bug must never stop the daemon: those lines one by one
                 self.errors.record("parse", f"{path}: lines {lines[0][0]}-{lines[-1][0]}")
-                events = self._one_by_one(path, bulk, lines)
+                events = self._one_by_one(path, stream, lines)
         if end:
             try:
-                events.extend(bulk.close())
+                events.extend(stream.close())
             except Exception:
                 self.errors.record("parse", f"{path}: end of the data")
         return events
 
-    def _one_by_one(self, path: str, bulk: BulkParser, lines: list[tuple[int, str]]) -> list[Event]:
-        """After a parser error in a chunk: a fresh parser (the clock, with its year, is kept), and each
-        line through its line API, so only a line that fails there too is lost."""
-        fresh = self.parsers[path] = BulkParser(bulk.clock, bulk.file)
+    def _one_by_one(self, path: str, stream: LogStream, lines: list[tuple[int, str]]) -> list[Event]:
+        """After a parser error in a chunk: a fresh stream (the clock, with its year, is kept), and each
+        line through its line entry, so only a line that fails there too is lost (its chunk entry goes
+        on after the last of them)."""
+        fresh = self.streams[path] = LogStream(stream.clock, stream.file)
         out: list[Event] = []
-        feed = fresh.parser.feed
+        feed = fresh.feed_line
         for n, (_, text) in enumerate(lines, 1):
             try:
                 out.extend(feed(text, n))
             except Exception:
                 self.errors.record("parse", f"{path}: line {n} of a chunk read one by one")
-        fresh._next = len(lines) + 1  # noqa: SLF001 - the line count goes on from here
         return out
 
     # -- positions and status --------------------------------------------------------------------

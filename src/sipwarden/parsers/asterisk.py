@@ -268,7 +268,7 @@ def pjproject_dropping(msg: str) -> Event | None:
                  detail="syntax error, packet dropped") if hp else None
 
 
-# In-place readers for the three busiest `messages` formats (the bulk scan path). Each returns what
+# In-place readers for the three busiest `messages` formats (the log stream's chunk mode). Each returns what
 # its careful parser above returns for the line, or False when the line is not of the plain shape
 # (then the careful parser decides): they read only lines with one structure, so the trust decisions
 # cannot differ.
@@ -414,6 +414,23 @@ def call_rejected_plain(msg: str) -> Event | None | bool:
                         "INVITE", None, None, f"extension not found in context '{msg[ce:z]}'", None, None, None))
 
 
-# careful parser -> its in-place reader (bulk.py)
+# careful parser -> its in-place fast reader (the log stream's chunk mode calls it first; False: read carefully).
+# Only these three: they are most of a busy PBX's event lines, and bench/README.md shows what they save.
+# tests/parsers/test_asterisk.py holds each identical to its careful parser.
 PLAIN = {chan_sip_registration: chan_sip_registration_plain, pjsip_distributor: pjsip_distributor_plain,
          call_rejected: call_rejected_plain}
+
+# The message starts (first four characters of the message text) each parser reads: the log stream
+# dispatches by them (`stream.pick`). PJSIP's "ENDPOINT: Call (" and AMI's "ADDR failed to authenticate"
+# start with a name or an address: the stream tries them wherever their phrase stands.
+_CALL = (call_rejected,)
+STARTS: dict[str, tuple] = {
+    "Regi": (chan_sip_registration, registered), "Requ": (pjsip_distributor,), "Call": _CALL,
+    "Host": (iax2,), "No r": (iax2,), "Reje": (freepbx_rejecting, iax2), '"Rej': (freepbx_rejecting,),
+    "hack": (hacking_attempt,), "Drop": (pjproject_dropping,), "sip_": (pjproject_dropping,),
+}
+
+# Words one of which every line these parsers read into an event holds: the log stream's chunk mode
+# reads only lines holding a trigger of some format (tests/parsers/test_asterisk.py checks it).
+TRIGGERS = ("ailed", "extension not found", "Reject", "Registered SIP '", "tried to authenticate with nonexistent",
+            "No registration for peer", "denied access to register", "hacking attempt", "bytes packet from")

@@ -54,3 +54,12 @@ def sofia(msg: str) -> Event | None:
         return Event(None, hp[0], Kind.BAD_REQUEST, port=hp[1], service="FreeSWITCH", method="REGISTER",
                      detail="REGISTER without a complete header") if hp else None
     return None
+
+
+# The message starts `sofia` reads (the log stream dispatches by the first four characters, or these
+# three for "IP ADDR Rejected by ...").
+STARTS: dict[str, tuple] = {"SIP ": (sofia,), "Can'": (sofia,), "Can ": (sofia,), "IP ": (sofia,)}
+
+# Words one of which every line `sofia` reads into an event holds (longer, so faster to search for
+# than "sofia", which every FreeSWITCH line has); tests/parsers/test_freeswitch.py checks it.
+TRIGGERS = ("sofia profile '", "Can't find user [", "Reject", "Can not do authorization")

@@ -35,7 +35,7 @@ _BRACKETED = re.compile(_TIME[3:-2] + _ASTERISK.pattern[_ASTERISK.pattern.index(
 _ast = _ASTERISK.match
 _fs = _FREESWITCH.match
 _br = _BRACKETED.match
-bracketed_match = _br  # the usual shape's own match: the bulk reader tries it inline, as `message_start_in` does first
+bracketed_match = _br  # the usual shape's own match: the log stream's chunk mode tries it inline, as `message_start_in` does first
 
 
 def message_start(line: str) -> int:
@@ -53,7 +53,7 @@ def message_start(line: str) -> int:
 
 
 def message_start_in(text: str, pos: int, end: int) -> int:
-    """`message_start(text[pos:end]) + pos` (or -1) without cutting the line out (the bulk reader)."""
+    """`message_start(text[pos:end]) + pos` (or -1) without cutting the line out (the log stream's chunk mode)."""
     if text.startswith("[", pos):
         m = _br(text, pos, end)
         if m is not None:

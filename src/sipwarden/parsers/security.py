@@ -32,6 +32,9 @@ _TAIL_KEYS = (
 _TAIL_START = re.compile(rf',(?:{_TAIL_KEYS})="')
 _FIELD = re.compile(r',([A-Za-z]+)="(.*?)"(?=,[A-Za-z]+="|\s*$)')
 
+# What every security event line holds, where the event starts: the log stream's chunk mode finds them by it.
+TRIGGERS = ("SecurityEvent=",)
+
 KINDS = {
     "InvalidAccountID": Kind.UNKNOWN_ACCOUNT,
     "ChallengeResponseFailed": Kind.AUTH_FAILED,
@@ -130,7 +133,7 @@ _PLAIN = re.compile(
 )
 
 
-# The same shape with the address parts apart, for readers that match inside a bigger text (bulk.py).
+# The same shape with the address parts apart, for readers that match inside a bigger text (the log stream's chunk mode).
 _PLAIN_PARTS = re.compile(
     r'SecurityEvent="([A-Za-z]+)",EventTV="([^"]*)",Severity="[A-Za-z]*",Service="([^"]*)",'
     r'EventVersion="\d+",AccountID="([^"]*)",SessionID="[^"]*",LocalAddress="IPV[46]/[A-Z]+/[^"/]*/\d+",'
