@@ -16,8 +16,9 @@ import pytest
 from sipwarden.addr import AddressSet
 from sipwarden.blocklist.export import plain
 from sipwarden.blocklist.runtime import Blocklists, merge
-from sipwarden.blocklist.sources import check_blocklists, parse
+from sipwarden.blocklist.sources import parse
 from sipwarden.config import BanConfig, BlocklistsConfig, ConfigError
+from sipwarden.config.checks import check_blocklists
 
 VOIPBL = b"""# VoIPBL Blacklist - voipbl.org
 # Last updated 2026-11-30

@@ -9,10 +9,10 @@ import pytest
 
 from sipwarden.addr import AddressSet
 from sipwarden.config import BanConfig, ConfigError, FleetConfig, from_dict
+from sipwarden.config.fleet import check_fleet, parse_target, read_password
 from sipwarden.events import Event, Kind
 from sipwarden.fleet import messages as m
 from sipwarden.fleet.host import verdict_of
-from sipwarden.fleet.settings import check_fleet, parse_target, read_password
 from sipwarden.policy import Policy
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from redis_server import RedisServer, free_port, unavailable
 from sipwarden.config import FleetConfig
+from sipwarden.config.fleet import parse_target, read_password
 from sipwarden.events import Event, Kind
 from sipwarden.fleet.link import FleetLink
-from sipwarden.fleet.settings import parse_target, read_password
 
 pytestmark = [pytest.mark.system, pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))]
 

@@ -1,5 +1,5 @@
 """Wire sources with real sockets on 127.0.0.1: the daemon (a subprocess, dry-run backend) fed the
-Asterisk 20 corpus as HEP over UDP and TCP, hostile datagrams, the pure intake, and `endpoints`."""
+Asterisk 20 corpus as HEP over UDP and TCP, hostile datagrams, the pure intake, and the listen-address parsers (addr.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ASTERISK20, DATA
+from sipwarden.addr import parse_hostport, parse_listen
 from sipwarden.config import ConfigError, from_dict
-from sipwarden.sources.endpoints import parse_hostport, parse_listen
 from sipwarden.sources.wire_intake import WireIntake
 
 SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))

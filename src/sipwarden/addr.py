@@ -150,3 +150,35 @@ class AddressSet:
 
     def __len__(self) -> int:
         return len(self.exact) + len(self.nets)
+
+
+# `[ADDR:]PORT` / `HOST:PORT` texts (the [wire] settings, `run --hep`): parsed and checked once.
+
+def parse_listen(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
+    """'9060' -> ('0.0.0.0', 9060); '127.0.0.1:9060'; '[::]:9060' -> ('::', 9060). Raises ValueError."""
+    t = text.strip()
+    if t.isdigit():
+        return default_host, _listen_port(t, text)
+    return parse_hostport(t)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """'HOST:PORT' or '[V6]:PORT' -> (host, port). A host name is kept as is. Raises ValueError."""
+    t = text.strip()
+    if t.startswith("["):
+        host, sep, port = t[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT")
+        if normalize(host) is None:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address")
+    else:
+        host, sep, port = t.rpartition(":")
+        if not sep or not host or ":" in host:
+            raise ValueError(f"{text!r}: expected HOST:PORT (IPv6 as [ADDR]:PORT)")
+    return host, _listen_port(port, text)
+
+
+def _listen_port(p: str, text: str) -> int:
+    if not p.isdigit() or not 0 < int(p) < 65536:
+        raise ValueError(f"{text!r}: {p!r} is not a port number")
+    return int(p)

@@ -40,19 +40,14 @@ def _state(cfg: Config, state_dir: str | None) -> str:
 
 
 def parse_duration(text: str | None) -> float | None:
-    """'600', '10m', '2h', '7d', '1h30m' -> seconds; 'permanent'/'forever' -> None (the config's spans
-    are read by the same rule: config.duration_seconds)."""
-    from .config import duration_seconds
+    """`--for`: config.ban_duration (the same rule as the API's `for`), 10 minutes when not given."""
+    from .config import ban_duration
     if text is None:
         return 600.0
-    t = text.strip().lower()
-    if t in ("permanent", "forever", "0"):
-        return None
-    secs = duration_seconds(t)
-    if secs is None:
-        raise click.BadParameter(f"{text!r}: use seconds or 30s, 10m, 2h, 7d, 1h30m, or 'permanent'",
-                                 param_hint="'--for'")
-    return secs
+    try:
+        return ban_duration(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--for'") from None
 
 
 @click.command()
@@ -98,8 +93,8 @@ def run(config_path: str | None, watch: tuple[str, ...], backend: str | None, st
         if backend:
             cfg = dataclasses.replace(cfg, ban=dataclasses.replace(cfg.ban, backend=backend))
             try:
-                from .config import _validate
-                _validate(cfg)
+                from .config import validate
+                validate(cfg)
             except ConfigError as e:
                 raise OperatorError(str(e)) from None
         cfg = _with_wire(cfg, hep, hep_password, capture, ami, ami_user, ami_secret, pbx_address)
@@ -143,7 +138,7 @@ def _with_fleet(cfg: Config, url: str | None, node: str | None) -> Config:
                             node=node if node is not None else cfg.fleet.node)
     cfg = dataclasses.replace(cfg, fleet=f)
     try:
-        from .fleet.settings import check_fleet, read_password
+        from .config.fleet import check_fleet, read_password
         check_fleet(f)
         if f.redis:
             read_password(f)
@@ -180,7 +175,7 @@ def _with_wire(cfg: Config, hep: tuple[str, ...], hep_password: str | None, capt
         ami_secret=w.ami_secret if ami_secret is None else ami_secret)
     cfg = dataclasses.replace(cfg, wire=w)
     try:
-        from .sources.endpoints import check_wire
+        from .config.checks import check_wire
         check_wire(w)
     except ConfigError as e:
         raise OperatorError(str(e)) from None

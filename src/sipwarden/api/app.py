@@ -254,13 +254,11 @@ def _duration(value: object) -> float | None:
             raise HttpError(400, "for: a positive number of seconds")
         return float(value)
     if isinstance(value, str):
-        import click
-
-        from ..daemon_cli import parse_duration
+        from ..config import ban_duration
         try:
-            return parse_duration(value)
-        except click.BadParameter as e:
-            raise HttpError(400, f"for: {e.message}") from None
+            return ban_duration(value)
+        except ValueError as e:
+            raise HttpError(400, f"for: {e}") from None
     raise HttpError(400, "for: seconds, 10m, 2h, 7d or permanent")
 
 

@@ -12,21 +12,7 @@ import os
 import stat
 
 from ..config import ConfigError
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """'127.0.0.1:9180', '[::1]:9180', 'localhost:9180', ':9180' (loopback) -> (host, port)."""
-    t = text.strip()
-    host, sep, port = t.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"http.listen: {text!r} is not ADDR:PORT (e.g. 127.0.0.1:9180 or [::1]:9180)")
-    host = host.strip("[]") or "127.0.0.1"
-    if host != "localhost":
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise ConfigError(f"http.listen: {host!r} is not an IP address (or localhost)") from None
-    return host, int(port)
+from ..config.checks import parse_http_listen
 
 
 def is_loopback(host: str | None) -> bool:
@@ -64,7 +50,7 @@ def read_token(path: str) -> str:
 
 def check(listen: str, token_file: str) -> tuple[str, int, str | None]:
     """(host, port, token) for the HTTP side, or ConfigError: beyond loopback only with a token."""
-    host, port = parse_listen(listen)
+    host, port = parse_http_listen(listen)
     token = read_token(token_file) if token_file else None
     if token is None and not is_loopback(host):
         raise ConfigError(f"http.listen: refusing to serve on {host}:{port} (beyond loopback) without "

@@ -14,8 +14,6 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..config import BlocklistsConfig, ConfigError
-
 MIN_PREFIX = {4: 8, 6: 32}
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -82,16 +80,3 @@ def kind_of(source: str) -> str:
     """'url' or 'file'."""
     scheme = urlsplit(source).scheme.lower()
     return "url" if scheme in ("http", "https") else "file"
-
-
-def check_blocklists(cfg: BlocklistsConfig) -> None:
-    for s in cfg.sources:
-        scheme = urlsplit(s).scheme.lower()
-        if scheme not in ("", "http", "https", "file") and not (len(scheme) == 1 and s[1:2] == ":"):
-            raise ConfigError(f"blocklists.sources: {s!r}: a file path or an http(s) URL")
-        if not s.strip():
-            raise ConfigError("blocklists.sources: an empty entry")
-    if cfg.sources and cfg.interval < 60:
-        raise ConfigError(f"blocklists.interval: at least 60 seconds (lists are published hourly), got {cfg.interval:g}")
-    if cfg.max_entries < 1 or cfg.max_bytes < 1 or cfg.timeout <= 0:
-        raise ConfigError("blocklists.max_entries, max_bytes and timeout must be positive")

@@ -58,8 +58,8 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
 
 def _from_redis(cfg) -> dict:  # noqa: ANN001
     from ..config import ConfigError
+    from ..config.fleet import parse_target, read_password
     from .messages import NODE, iso_or_none
-    from .settings import parse_target, read_password
     if not cfg.fleet.redis:
         raise click.ClickException("no fleet configured ([fleet] redis) and no daemon running")
     try:

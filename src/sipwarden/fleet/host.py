@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..config.fleet import node_name, parse_target, read_password
 from ..events import Event, Reason, Verdict
 from .link import FleetLink
 from .messages import BanMessage
-from .settings import node_name, parse_target, read_password
 
 if TYPE_CHECKING:
     from ..daemon.bans import BanChange, BanService

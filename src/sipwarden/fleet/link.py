@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..config import FleetConfig
+from ..config.fleet import Target
 from ..events import Event
 from . import messages as m
-from .settings import Target
 
 log = logging.getLogger("sipwarden.fleet")
 

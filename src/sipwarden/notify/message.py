@@ -105,3 +105,15 @@ def firewall(error: str | None, backend: str) -> Message:
 
 def lifecycle(what: str, detail: str = "") -> Message:
     return Message("lifecycle", f"sipwarden on {HOST} {what}", detail, {"event": what})
+
+
+class Destination:
+    """One place messages go. `send` raises on failure (the sender retries)."""
+
+    name = "destination"
+
+    async def send(self, m: Message) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None

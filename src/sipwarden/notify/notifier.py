@@ -10,25 +10,13 @@ from collections.abc import Callable
 
 from ..config import NotifyConfig
 from . import message as msg
-from .message import URGENT_REASONS, Digest, Message
+from .message import URGENT_REASONS, Destination, Digest, Message
 
 log = logging.getLogger("sipwarden")
 
 COALESCE = 2.0  # seconds a first ban waits for the rest of its burst before a digest goes out
 MAX_BACKOFF = 60.0
 STOP_GRACE = 3.0  # seconds at stop for the queues to empty (the "stopped" message)
-
-
-class Destination:
-    """One place messages go. `send` raises on failure (the sender retries)."""
-
-    name = "destination"
-
-    async def send(self, m: Message) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        return None
 
 
 class _Sender:

@@ -11,8 +11,7 @@ import re
 import apprise
 
 from ..config import ConfigError, redact_url
-from .message import Message
-from .notifier import Destination
+from .message import Destination, Message
 
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
 

@@ -6,8 +6,7 @@ import logging
 
 import httpx
 
-from .message import Message
-from .notifier import Destination
+from .message import Destination, Message
 
 # httpx logs every request with its URL at INFO; webhook URLs are secrets (the token is in the path).
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -14,9 +14,9 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..addr import parse_hostport, parse_listen
 from ..config import WireConfig
 from ..events import Event
-from .endpoints import parse_hostport, parse_listen
 from .hep_listener import Batch, TcpHep, UdpReceiver, open_udp
 from .wire_intake import WireIntake
 

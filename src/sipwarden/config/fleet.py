@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..config import ConfigError, FleetConfig, read_secret_file
+from ..events import Reason
+from .schema import ConfigError, FleetConfig, read_secret_file
 
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -95,7 +96,6 @@ def check_fleet(cfg: FleetConfig) -> None:
         raise ConfigError(f"fleet.prefix: {cfg.prefix!r}: letters, digits, '.', '_', ':', '-'")
     if cfg.max_bans_per_minute < 1 or cfg.stream_maxlen < 100 or cfg.queue_max < 1:
         raise ConfigError("fleet.max_bans_per_minute and queue_max must be at least 1, stream_maxlen at least 100")
-    from ..events import Reason
     known = {str(r) for r in Reason}
     for r in cfg.accept_reasons:
         if r not in known:
