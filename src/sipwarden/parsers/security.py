@@ -169,7 +169,7 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
         return False  # a TAMPER event, or chan_sip's unauthenticated INVITE: the careful path words them
     if account == "" or account == "<unknown>":
         account = None
-    n = int(port)
+    n = int(port) if port.isascii() else 0  # "٣0" is digits to the pattern; the careful path gives no port
     return (event_tv(tv), ip, kind, n if 0 < n < 65536 else None, tr.lower(), svc, account, None, None, None, None,
             ev, "security")
 
