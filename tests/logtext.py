@@ -6,9 +6,9 @@ import gzip
 import random
 from pathlib import Path
 
+from by_line import lf_lines
 from conftest import ASTERISK20, DATA, FAIL2BAN_LOGS
 from sipwarden.parsers.stream import MAX_LINE, LogStream
-from sipwarden.sources.logfile import lf_lines
 from sipwarden.timefmt import Clock
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from conftest import ASTERISK20
-from sipwarden import scan
 from sipwarden.config import Config
 from sipwarden.events import Kind
+from sipwarden.pipeline import scan
 from sipwarden.sources.logfile import open_log
 
 RUNS = ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"]

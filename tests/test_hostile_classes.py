@@ -101,8 +101,9 @@ def test_class1_real_old_formats_still_read():
 # --- class 2: a bare CR is data ------------------------------------------------------------------
 
 def test_class2_bare_cr_in_a_value_is_not_a_line_end(tmp_path):
+    from by_line import file_events_by_line
     from sipwarden.config import Config
-    from sipwarden.scan import file_events, file_events_by_line
+    from sipwarden.pipeline.scan import file_events
     from sipwarden.sources.logfile import open_log
 
     forged = f"[Nov 24 19:29:50] NOTICE[1] manager.c: {FORGED} failed to authenticate as 'admin'"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from by_line import lf_lines
 from sipwarden.parsers.stream import LogStream
-from sipwarden.sources.logfile import lf_lines
 from sipwarden.timefmt import Clock
 from test_hostile_classes import FORGED, FORGED_LINES, REAL
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from by_line import file_events_by_line
 from logtext import MSG, corpus_files, hostile_text
-from sipwarden import scan as scan_mod
 from sipwarden.config import Config
-from sipwarden.scan import file_events, file_events_by_line
+from sipwarden.pipeline import parallel
+from sipwarden.pipeline.scan import file_events
 from sipwarden.sources.logfile import open_log
 
 
@@ -32,10 +33,10 @@ def test_corpus_same_events_both_paths() -> None:
         assert ca == cb, f
 
 
-# The multi-process path (scan.py: a forked worker parses the second range of a big plain file).
+# The multi-process path (pipeline/parallel.py: a forked worker parses the second range of a big plain file).
 
 def _parallel(path: Path, share: float, monkeypatch: pytest.MonkeyPatch) -> tuple[list, dict]:
-    monkeypatch.setattr(scan_mod, "MAIN_SHARE", share)
+    monkeypatch.setattr(parallel, "MAIN_SHARE", share)
     counter: dict = {}
     events = list(file_events(open_log(str(path)), Config(), counter, parallel_min=1))
     _used.append(counter.pop("workers", 0))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sipwarden.config import from_dict
 from sipwarden.parsers.stream import LogStream
-from sipwarden.scan import run
+from sipwarden.pipeline.scan import run
 from sipwarden.sources.logfile import open_log
 from sipwarden.timefmt import Clock, tz_from_name
 

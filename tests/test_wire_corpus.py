@@ -20,7 +20,8 @@ from sipwarden.parsers.ami import AmiStream, security_event
 from sipwarden.parsers.hep import decode_hep
 from sipwarden.parsers.sip import parse_datagram
 from sipwarden.parsers.wire import ServerLearner, events_from_sip
-from sipwarden.sources.pcap import CaptureStats, capture_events, read_capture
+from sipwarden.pipeline.capture import capture_events
+from sipwarden.sources.pcap import CaptureStats, read_capture
 
 RUNS = ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"]
 HEP_DATAGRAMS = {"dev1_alwaysauthreject_no": 3416, "dev2_alwaysauthreject_yes": 3584}
@@ -155,7 +156,7 @@ def test_ami_counts_and_injection(run):
 
 @pytest.mark.parametrize("run", RUNS)
 def test_wire_events_flag_attackers_only(run):
-    events = sorted(capture_events(run_dir(run) / "capture.pcap.gz", hep=False), key=lambda e: e.time)
+    events = sorted(capture_events(run_dir(run) / "capture.pcap.gz"), key=lambda e: e.time)
     assert not [e for e in events if e.ip == "127.0.0.1"]  # the PBX is learnt and never an event source
     engine = Engine()
     engine.feed_many(events)
@@ -167,7 +168,7 @@ def test_wire_events_flag_attackers_only(run):
 
 def test_wire_evidence_without_fingerprints():
     """What the failure detectors alone make of dev1's wire events (fingerprints off)."""
-    events = sorted(capture_events(run_dir("dev1_alwaysauthreject_no") / "capture.pcap.gz", hep=False),
+    events = sorted(capture_events(run_dir("dev1_alwaysauthreject_no") / "capture.pcap.gz"),
                     key=lambda e: e.time)
     engine = Engine(DetectConfig(fingerprints=False))
     engine.feed_many(events)

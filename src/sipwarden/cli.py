@@ -11,7 +11,7 @@ import click
 from . import __version__
 from .config import Config, ConfigError, load
 from .events import Verdict, iso
-from .sources.logfile import LogFile, SourceError, open_log
+from .sources.logfile import LogFile, SourceError
 
 
 class OperatorError(click.ClickException):
@@ -56,23 +56,6 @@ def _config(path: str | None) -> Config:
         raise OperatorError(str(e)) from None
 
 
-def _logs(paths: tuple[str, ...], cfg: Config, unread: list[str] | None = None) -> list[LogFile]:
-    """The logs, checked now. With `unread` (scan, explain) a file that cannot be opened or read to its
-    end is noted there and the others are read; without it the first such file is an error."""
-    logs = []
-    for p in paths:
-        try:
-            lg = open_log(p, cfg.log.year)
-        except SourceError as e:
-            if unread is None:
-                raise OperatorError(str(e)) from None
-            unread.append(str(e))
-            continue
-        lg.keep_going = unread is not None
-        logs.append(lg)
-    return logs
-
-
 class LazyGroup(click.Group):
     """Subcommands from other modules load only when used: `scan` should not pay for asyncio,
     the daemon or the auditor at every start."""
@@ -110,10 +93,12 @@ class LazyGroup(click.Group):
 
 
 def _inputs(paths: tuple[str, ...], cfg: Config, unread: list[str] | None = None) -> tuple[list[LogFile], list[str]]:
-    """Split the operator's paths into log files (checked now) and capture files."""
-    from .sources import wire_scan
-    captures, rest = wire_scan.split_captures(paths)
-    return _logs(tuple(rest), cfg, unread), list(captures)
+    """pipeline.scan.open_inputs, a log that cannot be read (without `unread`) an operator error."""
+    from .pipeline.scan import open_inputs
+    try:
+        return open_inputs(paths, cfg, unread)
+    except SourceError as e:
+        raise OperatorError(str(e)) from None
 
 
 PARTIAL = 3  # exit status of scan/explain when some input could not be read (the rest was)
@@ -129,12 +114,8 @@ def _report_unread(unread: list[str], logs: list[LogFile]) -> None:
 
 
 def _run(logs: list[LogFile], captures: list[str], cfg: Config, on_event):  # noqa: ANN001, ANN202
-    """Logs alone go through the scan pipeline; with captures the wire reader merges them in."""
-    if captures:
-        from .sources import wire_scan
-        return wire_scan.run(logs, captures, cfg, on_event=on_event)
-    from . import scan as scanning
-    return scanning.run(logs, cfg, on_event=on_event)
+    from .pipeline.scan import run
+    return run(logs, cfg, on_event, captures)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -68,7 +68,7 @@ class LogSources:
             if f.fh is not None and not rests[path]:
                 p = f.position()
                 opened.append((path, p.inode, p.offset, p.head_hash))
-        from ..scan import reorder
+        from ..pipeline.order import reorder
         streams = [reorder(self._file_events(p, rests[p])) for p in self.files]
         if len(streams) == 1:
             self._backlog = (ev for _, _, ev in streams[0])

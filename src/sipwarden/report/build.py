@@ -96,11 +96,12 @@ def simulated_bans(verdicts: list[Verdict], cfg: Config, step: int) -> dict:
 
 
 def from_logs(paths: tuple[str, ...], cfg: Config, since: float | None = None, until: float | None = None,
-              audit: list[dict] | None = None) -> dict:
-    """Read logs and captures exactly as `scan` does; aggregate the events in [since, until)."""
-    from ..cli import _inputs, _run  # the one reading path `scan` and `explain` use
+              audit: list[dict] | None = None, inputs: tuple[list, list[str]] | None = None) -> dict:
+    """Read logs and captures exactly as `scan` does; aggregate the events in [since, until).
+    `inputs`: what pipeline.scan.open_inputs gave for `paths` (opened here if None)."""
+    from ..pipeline.scan import open_inputs, run  # the one reading path `scan` and `explain` use
 
-    logs, captures = _inputs(paths, cfg)
+    logs, captures = inputs if inputs is not None else open_inputs(paths, cfg)
     agg = Aggregate()
     feed = agg.feed
     if since is None and until is None:
@@ -109,7 +110,7 @@ def from_logs(paths: tuple[str, ...], cfg: Config, since: float | None = None, u
         def on_event(ev: Event) -> None:
             if _within(ev.time, since, until):
                 feed(ev)
-    result = _run(logs, captures, cfg, on_event)
+    result = run(logs, cfg, on_event, captures)
     kept = [v for v in result.verdicts if since is None and until is None or _within(v.at, since, until)]
     verdicts = [v.to_dict() for v in kept]
     step = agg.timeline()["step"]

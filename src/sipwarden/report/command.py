@@ -30,6 +30,8 @@ def report(out: str, config_path: str | None, state_dir: str | None, since: str 
 
     Reads PBX logs and captures as `scan` does, or with --state-dir (or no PATH) the daemon's store.
     """
+    from ..cli import OperatorError
+    from ..pipeline.scan import open_inputs
     from ..sources.logfile import SourceError
     from ..timefmt import tz_from_name
     from . import build, html
@@ -49,7 +51,11 @@ def report(out: str, config_path: str | None, state_dir: str | None, since: str 
             raise build.ReportError("--until must be later than --since")
         findings = build.audit_findings(audit_dir) if audit_dir else None
         if paths:
-            doc = build.from_logs(paths, cfg, lo, hi, findings)
+            try:
+                inputs = open_inputs(paths, cfg)
+            except SourceError as e:  # a missing or unreadable file: the operator's mistake
+                raise OperatorError(str(e)) from None
+            doc = build.from_logs(paths, cfg, lo, hi, findings, inputs)
         else:
             doc = _from_state(state_dir or cfg.daemon.state_dir, cfg, lo, hi, findings)
     except (build.ReportError, SourceError) as e:

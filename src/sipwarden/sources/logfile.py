@@ -25,13 +25,9 @@ class LogFile:
     keep_going: bool = False  # a read error ends this file (noted in `error`) instead of raising
     error: str | None = None  # why the file was not read to its end (keep_going)
 
-    def lines(self) -> Iterator[str]:
-        """Lines as text, each ending at LF only (Asterisk's line end: a bare CR inside a value is
-        data). Bytes that are not UTF-8 become U+FFFD: junk must never stop a scan."""
-        yield from self._read(lambda text: lf_lines(iter(lambda: text.read(1 << 16), "")))
-
     def chunks(self, size: int) -> Iterator[str]:
-        """The same text in pieces of `size` characters (for the bulk scan path)."""
+        """The text in pieces of `size` characters, bytes that are not UTF-8 as U+FFFD (junk must never
+        stop a scan)."""
         yield from self._read(lambda text: iter(lambda: text.read(size), ""))
 
     def _read(self, pieces) -> Iterator[str]:  # noqa: ANN001
@@ -90,18 +86,6 @@ class _UpToTheCut(io.RawIOBase):
             return 0
         b[: len(data)] = data
         return len(data)
-
-
-def lf_lines(chunks: Iterator[str]) -> Iterator[str]:
-    """Lines of the text in `chunks`, split at LF only, each with its LF (the last may have none)."""
-    rest = ""
-    for chunk in chunks:
-        parts = (rest + chunk).split("\n")
-        rest = parts.pop()
-        for p in parts:
-            yield p + "\n"
-    if rest:
-        yield rest
 
 
 def open_log(path: str, year: int = 0) -> LogFile:

@@ -22,10 +22,8 @@ from pathlib import Path
 import dpkt
 
 from ..addr import normalize
-from ..events import Event
 from ..parsers.hep import HepError, decode_hep, is_hep
-from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip, parse_datagram
-from ..parsers.wire import ServerLearner, events_from_sip
+from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip
 from .live_capture import Handshakes
 
 HEP_PORT = 9060
@@ -199,25 +197,3 @@ def _tcp(flows: OrderedDict[tuple[str, int, str, int], _Flow], hs: Handshakes, t
     if flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         flows.pop(key, None)
         hs.end(key)
-
-
-def capture_events(path: str | Path, origin: str = "wire", server_addrs: frozenset[str] = frozenset(), *,
-                   hep: bool = True, sip: bool = True, learn: bool = True,
-                   stats: CaptureStats | None = None) -> Iterator[Event]:
-    """Events from every SIP message in a capture (see parsers/wire.py for the mapping).
-
-    With `learn`, the PBX's addresses are learnt from the traffic (ServerLearner) on top of
-    `server_addrs`, so the PBX answering thousands of requests never becomes an event source.
-    Messages that do not parse are skipped (counted in nothing yet: TODO BAD_REQUEST events).
-    """
-    learner = ServerLearner(known=server_addrs) if learn else None
-    servers = server_addrs
-    for t, src, sport, dst, dport, transport, payload in read_capture(path, hep=hep, sip=sip, stats=stats):
-        try:
-            msg = parse_datagram(payload)
-        except SipParseError:
-            continue
-        if learner is not None:
-            learner.observe(msg, src, dst)
-            servers = learner.servers
-        yield from events_from_sip(msg, src, sport, dst, dport, t, transport, origin, servers)

@@ -5,24 +5,22 @@ any port; HEP datagrams inside a capture are opened. A capture holding both the 
 the HEP copy of the same messages (an agent mirroring to a collector on the captured host, as
 in the Asterisk corpus) would count every message twice: when a capture holds raw SIP, its
 HEP is skipped (and the summary says so); a capture with HEP only is read through its HEP.
-The same WireIntake and engine as the daemon decide.
+The same packet intake (sources/wire_intake.py) as the daemon's wire sources turns them into
+events; pipeline/scan.py merges them with the logs' in event time and runs the engine.
 """
 
 from __future__ import annotations
 
 import gzip
-import heapq
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from pathlib import Path
 
 from ..addr import normalize
 from ..config import Config
-from ..detect.engine import Engine
 from ..events import Event
-from ..scan import ScanResult, merged, reorder
-from .logfile import LogFile, SourceError
-from .pcap import _PCAP_MAGICS, _PCAPNG_MAGIC, CaptureError, CaptureStats, read_capture
-from .wire_intake import WireIntake
+from ..sources.logfile import SourceError
+from ..sources.pcap import _PCAP_MAGICS, _PCAPNG_MAGIC, CaptureError, CaptureStats, read_capture
+from ..sources.wire_intake import WireIntake
 
 
 def is_capture(path: str) -> bool:
@@ -49,13 +47,18 @@ def split_captures(paths: tuple[str, ...] | list[str]) -> tuple[list[str], list[
     return caps, [p for p in paths if p not in caps]
 
 
-@dataclass
-class CaptureScanResult(ScanResult):
-    notes: list[str] = field(default_factory=list)  # per capture: what was read, what was skipped
+def intake_for(cfg: Config) -> WireIntake:
+    """The intake of an offline scan: the configured PBX addresses spared, more learnt from traffic."""
+    return WireIntake(frozenset(a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a))
 
 
-def capture_events(path: str, intake: WireIntake, notes: list[str]) -> Iterator[Event]:
-    """Events of one capture: raw SIP if it has any, else the SIP inside its HEP."""
+def capture_events(path: str | Path, intake: WireIntake | None = None, notes: list[str] | None = None,
+                   ) -> Iterator[Event]:
+    """Events of one capture: raw SIP if it has any, else the SIP inside its HEP (see the module
+    docstring), through `intake` (a fresh one learning the PBX from the traffic if None). What was
+    read and skipped is appended to `notes`."""
+    if intake is None:
+        intake = WireIntake()
     st = CaptureStats()
     before = dict(intake.counters)
     raw = 0
@@ -81,26 +84,5 @@ def capture_events(path: str, intake: WireIntake, notes: list[str]) -> Iterator[
                                             (st.stream_errors + hep_st.stream_errors, "TCP framing errors"),
                                             (hep_st.hep_errors, "bad HEP datagrams"), (errors, "unparseable SIP"))
                if n]
-    notes.append(f"{path}: {st.packets} packets, {how}" + (f"; skipped {', '.join(skipped)}" if skipped else ""))
-
-
-def run(logs: list[LogFile], captures: list[str], cfg: Config,
-        on_event: Callable[[Event], None] | None = None) -> CaptureScanResult:
-    """Scan logs and captures together, merged in event-time order, through one engine."""
-    engine = Engine(cfg.detect, cfg.whitelist_set())
-    pbx = frozenset(a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a)
-    intake = WireIntake(pbx)
-    notes: list[str] = []
-    counter: dict = {}
-    streams: list[Iterator[tuple[float, int, Event]]] = [reorder(capture_events(p, intake, notes)) for p in captures]
-    if logs:
-        streams.append((ev.time or 0.0, 0, ev) for ev in merged(logs, cfg, counter))
-    feed = engine.feed
-    n = 0
-    for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]):
-        n += 1
-        if on_event is not None:
-            on_event(ev)
-        feed(ev)
-    return CaptureScanResult(engine.report(), engine, lines=counter.get("lines", 0), events=n,
-                             oversized=counter.get("oversized", 0), notes=notes)
+    if notes is not None:
+        notes.append(f"{path}: {st.packets} packets, {how}" + (f"; skipped {', '.join(skipped)}" if skipped else ""))
