@@ -125,3 +125,27 @@ def test_explain_reads_captures():
     r = run("explain", "--json", "127.0.1.23", str(cap))
     doc = json.loads(r.stdout)
     assert doc["verdict"]["reason"] == "scanner" and doc["by_origin"] == {"wire": doc["events"]}
+
+
+def test_help_lists_every_command_without_importing_them():
+    """`sipwarden --help` names every subcommand with its own one-line help, and loads none of their
+    modules (start-up stays fast: no asyncio, daemon, auditor)."""
+    import importlib
+    import subprocess
+    import sys
+
+    from sipwarden.cli import COMMANDS
+    for name, (ref, text) in COMMANDS.items():
+        module, _, attr = ref.partition(":")
+        cmd = getattr(importlib.import_module(module), attr)
+        assert cmd.name == name
+        assert text == cmd.get_short_help_str(limit=10_000), name
+    assert set(main.commands) == set()  # every command comes through COMMANDS
+    code = ("import sys\nfrom sipwarden.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('sipwarden.', 'asyncio'))), file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for name in COMMANDS:
+        assert f"  {name} " in p.stdout
+    loaded = set(eval(p.stderr.strip().splitlines()[-1]))  # noqa: S307 - our own repr of a list of names
+    assert loaded <= {"sipwarden.cli", "sipwarden.cli.common", "sipwarden.addr", "sipwarden.events"} | {
+        f"sipwarden.config{m}" for m in ("", ".checks", ".fleet", ".loader", ".schema")}, loaded

@@ -9,6 +9,7 @@ import time
 import click
 
 from ..config import ConfigError, load
+from .common import OperatorError
 
 
 @click.command()
@@ -30,11 +31,10 @@ def report(out: str, config_path: str | None, state_dir: str | None, since: str 
 
     Reads PBX logs and captures as `scan` does, or with --state-dir (or no PATH) the daemon's store.
     """
-    from ..cli import OperatorError
     from ..pipeline.scan import open_inputs
+    from ..report import build, html
     from ..sources.logfile import SourceError
     from ..timefmt import tz_from_name
-    from . import build, html
 
     try:
         cfg = load(config_path)
@@ -80,8 +80,8 @@ def report(out: str, config_path: str | None, state_dir: str | None, since: str 
 
 def _from_state(state_dir: str, cfg, lo: float | None, hi: float | None, findings):  # noqa: ANN001, ANN202
     from ..daemon import DB_NAME
+    from ..report.build import ReportError, from_store
     from ..store.sqlite import Store, StoreError
-    from .build import ReportError, from_store
     path = os.path.join(state_dir, DB_NAME)
     if not os.path.exists(path):
         raise ReportError(f"no daemon history in {state_dir} ({DB_NAME} not found); give log files to read instead")

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from . import AuditError, Severity
-from . import audit as run_audit
-from .report import summary, to_json, to_sarif, to_text
+from ..audit import AuditError, Severity
+from ..audit import audit as run_audit
+from ..audit.report import summary, to_json, to_sarif, to_text
 
 
 class PathError(click.ClickException):

@@ -10,7 +10,7 @@ import time
 
 import click
 
-from ..daemon_cli import _ask, _cfg, _config_opt, _json_opt, _state, _state_opt
+from .common import ask, config_option, format_option, load_config, state_dir_of, state_option
 
 
 @click.group()
@@ -19,13 +19,13 @@ def fleet() -> None:
 
 
 @fleet.command()
-@_config_opt
-@_state_opt
-@_json_opt
+@config_option
+@state_option
+@format_option
 def status(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
     """Nodes seen, their last heartbeat, lag, bans shared and received."""
-    cfg = _cfg(config_path)
-    reply = _ask(_state(cfg, state_dir), {"cmd": "status"})
+    cfg = load_config(config_path)
+    reply = ask(state_dir_of(cfg, state_dir), {"cmd": "status"})
     if reply is not None and reply.get("running"):
         info = reply.get("fleet")
         if info is None:
@@ -59,7 +59,7 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
 def _from_redis(cfg) -> dict:  # noqa: ANN001
     from ..config import ConfigError
     from ..config.fleet import parse_target, read_password
-    from .messages import NODE, iso_or_none
+    from ..fleet.messages import NODE, iso_or_none
     if not cfg.fleet.redis:
         raise click.ClickException("no fleet configured ([fleet] redis) and no daemon running")
     try:

@@ -1,4 +1,5 @@
-"""The `sipwarden` command. Subcommands live next to what they drive; this module wires them."""
+"""`sipwarden scan` and `explain`: logs and captures through the offline pipeline (pipeline/scan.py),
+verdicts and evidence for people (tables) and programs (JSON Lines)."""
 
 from __future__ import annotations
 
@@ -8,93 +9,24 @@ import time
 
 import click
 
-from . import __version__
-from .config import Config, ConfigError, load
-from .events import Verdict, iso
-from .sources.logfile import LogFile, SourceError
-
-
-class OperatorError(click.ClickException):
-    """An operator's mistake (a bad value, a missing file, no permission): one line, exit status 2."""
-
-    exit_code = 2
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 ban', '2 bans': messages say what they count in the right number."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def os_error_text(e: OSError) -> str:
-    """`path: reason` for an OSError, without Python's `[Errno N]`."""
-    where = f"{e.filename}: " if e.filename else ""
-    return where + (e.strerror or str(e)).rstrip(".")
-
-
-CONFIG_HELP = "TOML config file (or $SIPWARDEN_CONFIG)."
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SIPWARDEN_CONFIG",
-                             help=CONFIG_HELP)
-
-
-def format_option(fn):  # noqa: ANN001, ANN201
-    """`--format table|json` and its alias `--json`, handed to the command as `as_json`."""
-    import functools
-
-    @click.option("--json", "json_flag", is_flag=True, help="Same as --format json.")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-                  help="json: one document (JSON Lines for streams).")
-    @functools.wraps(fn)
-    def wrapper(*args, fmt: str, json_flag: bool, **kw):  # noqa: ANN002, ANN003, ANN202
-        return fn(*args, as_json=json_flag or fmt == "json", **kw)
-    return wrapper
-
-
-def _config(path: str | None) -> Config:
-    try:
-        return load(path)
-    except ConfigError as e:
-        raise OperatorError(str(e)) from None
-
-
-class LazyGroup(click.Group):
-    """Subcommands from other modules load only when used: `scan` should not pay for asyncio,
-    the daemon or the auditor at every start."""
-
-    LAZY = {"audit": "sipwarden.audit.command:audit", "run": "sipwarden.daemon_cli:run",
-            "status": "sipwarden.daemon_cli:status", "bans": "sipwarden.daemon_cli:bans",
-            "ban": "sipwarden.daemon_cli:ban", "unban": "sipwarden.daemon_cli:unban",
-            "firewall": "sipwarden.firewall_cli:firewall",
-            "report": "sipwarden.report.command:report", "fleet": "sipwarden.fleet.command:fleet",
-            "blocklist": "sipwarden.blocklist.command:blocklist"}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.LAZY])
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.LAZY:
-            import importlib
-            module, _, attr = self.LAZY[name].partition(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
-
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
-        """Operator mistakes the commands meet at run time (no permission, a read-only or missing
-        directory, a state dir another daemon holds) end in one line and status 2, not a traceback."""
-        from .daemon.lock import StateDirError
-        try:
-            return super().invoke(ctx)
-        except StateDirError as e:
-            raise OperatorError(str(e)) from None
-        except OSError as e:
-            import errno
-            if e.errno == errno.EPIPE:
-                raise
-            raise OperatorError(os_error_text(e)) from None
+from ..config import Config
+from ..events import Verdict, iso
+from ..sources.logfile import LogFile, SourceError
+from .common import (
+    OperatorError,
+    config_option,
+    console,
+    format_option,
+    load_config,
+    plural,
+    print_table,
+    shown,
+)
 
 
 def _inputs(paths: tuple[str, ...], cfg: Config, unread: list[str] | None = None) -> tuple[list[LogFile], list[str]]:
     """pipeline.scan.open_inputs, a log that cannot be read (without `unread`) an operator error."""
-    from .pipeline.scan import open_inputs
+    from ..pipeline.scan import open_inputs
     try:
         return open_inputs(paths, cfg, unread)
     except SourceError as e:
@@ -114,17 +46,11 @@ def _report_unread(unread: list[str], logs: list[LogFile]) -> None:
 
 
 def _run(logs: list[LogFile], captures: list[str], cfg: Config, on_event):  # noqa: ANN001, ANN202
-    from .pipeline.scan import run
+    from ..pipeline.scan import run
     return run(logs, cfg, on_event, captures)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sipwarden")
-def main() -> None:
-    """See SIP attackers in PBX logs and on the wire; ban them in the kernel."""
-
-
-@main.command()
+@click.command()
 @config_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="json: JSON Lines, one verdict (or event) per line.")
@@ -137,7 +63,7 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
     Several files are merged in time order (e.g. messages and security).
     """
     fmt = "json" if json_flag else fmt
-    cfg = _config(config_path)
+    cfg = load_config(config_path)
     unread: list[str] = []
     logs, captures = _inputs(paths, cfg, unread)
     _nothing_readable(logs, captures, unread)
@@ -211,7 +137,7 @@ class _progress:
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
         self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                            TimeRemainingColumn(), transient=True, console=_console(err=True))
+                            TimeRemainingColumn(), transient=True, console=console(err=True))
         self.bar.start()
         task = self.bar.add_task("scanning", total=self.total)
         count = [0]
@@ -227,11 +153,6 @@ class _progress:
             self.bar.stop()
 
 
-def _console(err: bool = False):  # noqa: ANN202
-    from rich.console import Console
-    return Console(stderr=err)
-
-
 def _event_line(ev) -> str:  # noqa: ANN001
     parts = [f"{ev.file}:{ev.line}" if ev.file else (ev.origin or "-"), iso(ev.time) if ev.time is not None else "-", ev.ip or "-", str(ev.kind)]
     for k in ("service", "method", "account", "target", "detail"):
@@ -239,36 +160,6 @@ def _event_line(ev) -> str:  # noqa: ANN001
         if v:
             parts.append(f"{k}={v!r}" if k in ("account", "target") else f"{k}={v}")
     return "  ".join(parts)
-
-
-def shown(text: str, limit: int = 24) -> str:
-    """Attacker text made safe to print: no control characters (no terminal escapes), bounded."""
-    clean = "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
-
-
-def print_table(headers: list[str], rows: list[list[str]], title: str | None = None) -> None:
-    """A table for people: rich's on a terminal; on a pipe or file plain aligned columns that never wrap
-    (an address split across lines breaks grep and awk). Cells are shown() (no terminal escapes) and
-    never parsed as markup: much of what they hold is attacker text."""
-    cells = [[shown(str(c), 200) for c in row] for row in rows]
-    console = _console()
-    if console.is_terminal:
-        from rich.table import Table
-        from rich.text import Text
-        table = Table(title=title, header_style="bold")
-        for h in headers:
-            table.add_column(h, overflow="fold")
-        for row in cells:
-            table.add_row(*(Text(c) for c in row))
-        console.print(table)
-        return
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    out = sys.stdout
-    if title:
-        out.write(title + "\n")
-    for row in [headers, *cells]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1] + "\n")
 
 
 def _compromise_line(v: Verdict) -> str:
@@ -280,8 +171,8 @@ def _compromise_line(v: Verdict) -> str:
 
 def _operator_rules(cfg, who: str, mine: list) -> dict[str, str]:  # noqa: ANN001
     """What [detect] registrations_from and canary_accounts say about this address (only those set)."""
-    from .addr import AddressSet
-    from .events import Kind
+    from ..addr import AddressSet
+    from ..events import Kind
     d = cfg.detect
     out = {}
     if d.registrations_from:
@@ -309,7 +200,7 @@ def _verdict_table(verdicts: list[Verdict]) -> None:
                 title=f"{len(verdicts)} attacking sources")
 
 
-@main.command()
+@click.command()
 @config_option
 @format_option
 @click.argument("ip")
@@ -318,7 +209,7 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
     """Tell the evidence the logs (and captures) hold against one address or network (CIDR)."""
     import ipaddress
 
-    from .addr import normalize
+    from ..addr import normalize
     who = normalize(ip)
     net = None
     if who is None:
@@ -327,7 +218,7 @@ def explain(config_path: str | None, as_json: bool, ip: str, paths: tuple[str, .
         except ValueError:
             raise OperatorError(f"not an IP address or network: {ip!r}") from None
         who = str(net)
-    cfg = _config(config_path)
+    cfg = load_config(config_path)
     unread: list[str] = []
     logs, captures = _inputs(paths, cfg, unread)
     _nothing_readable(logs, captures, unread)
@@ -414,37 +305,3 @@ def _count(items) -> dict[str, int]:  # noqa: ANN001
     from collections import Counter
     return dict(Counter(items).most_common())
 
-
-@main.command("check-config")
-@config_option
-@format_option
-def check_config(config_path: str | None, as_json: bool) -> None:
-    """Validate a config file and print the settings in force (secrets masked).
-
-    Exit status: 0 valid; 1 valid, but what it points at is missing here (logs, interfaces, the ban
-    command, the state dir: each named); 2 invalid.
-    """
-    import dataclasses
-
-    from .config import environment_problems, masked
-    cfg = _config(config_path)
-    problems = environment_problems(cfg)
-    settings = {section.name: {k: masked(k, list(v) if isinstance(v, tuple) else v)
-                               for k, v in dataclasses.asdict(getattr(cfg, section.name)).items()}
-                for section in dataclasses.fields(cfg)}
-    if as_json:
-        click.echo(json.dumps({"config": config_path, "ok": not problems, "problems": problems,
-                               "settings": settings}, indent=2))
-        sys.exit(1 if problems else 0)
-    click.echo(f"{config_path or '(defaults)'}: " + ("valid, but:" if problems else "OK"))
-    for problem in problems:
-        click.echo(f"  PROBLEM: {problem}")
-    for name, values in settings.items():
-        click.echo(f"[{name}]")
-        for k, v in values.items():
-            click.echo(f"  {k} = {json.dumps(v)}")
-    sys.exit(1 if problems else 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..daemon_cli import _ask, _cfg, _config_opt, _json_opt, _state, _state_opt
+from .common import ask, config_option, format_option, load_config, state_dir_of, state_option
 
 
 @click.group()
@@ -21,7 +21,7 @@ def blocklist() -> None:
 
 
 def _offline(cfg, state: str, refresh: bool) -> dict:  # noqa: ANN001
-    from .runtime import Blocklists
+    from ..blocklist.runtime import Blocklists
 
     async def go() -> dict:
         b = Blocklists(cfg.blocklists, cfg.ban, cfg.whitelist_set(), Path(state))
@@ -29,7 +29,7 @@ def _offline(cfg, state: str, refresh: bool) -> dict:  # noqa: ANN001
         try:
             if refresh:
                 return await b.refresh()
-            from .runtime import merge  # listing never touches the kernel
+            from ..blocklist.runtime import merge  # listing never touches the kernel
             merged, b.dropped, b.cut = merge([s.nets for s in b.lists.values()], b.whitelist, cfg.blocklists.max_entries)
             b.entries = {v: len(n) for v, n in merged.items()}
             return b.status()
@@ -61,26 +61,26 @@ def _n(k: int) -> str:
 
 
 @blocklist.command("list")
-@_config_opt
-@_state_opt
-@_json_opt
+@config_option
+@state_option
+@format_option
 def list_(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
     """The sources, their entries, when each was last fetched and any error."""
-    cfg = _cfg(config_path)
-    state = _state(cfg, state_dir)
-    reply = _ask(state, {"cmd": "blocklist"})
+    cfg = load_config(config_path)
+    state = state_dir_of(cfg, state_dir)
+    reply = ask(state, {"cmd": "blocklist"})
     info = reply["blocklists"] if reply and reply.get("ok") else _offline(cfg, state, refresh=False)
     _show(info, as_json)
 
 
 @blocklist.command()
-@_config_opt
-@_state_opt
-@_json_opt
+@config_option
+@state_option
+@format_option
 def refresh(config_path: str | None, state_dir: str | None, as_json: bool) -> None:
     """Fetch every source now and load the kernel sets (a failed source keeps its last good list)."""
-    cfg = _cfg(config_path)
-    state = _state(cfg, state_dir)
+    cfg = load_config(config_path)
+    state = state_dir_of(cfg, state_dir)
     if not cfg.blocklists.sources:
         raise click.ClickException("no blocklists configured ([blocklists] sources)")
     from ..daemon.client import request

@@ -8,17 +8,17 @@ import json
 
 import click
 
-from .cli import OperatorError, config_option, format_option
-from .config import ConfigError, load
+from ..config import ConfigError, load
+from .common import OperatorError, config_option, format_option
 
 
 def _enforcer(config_path: str | None):  # noqa: ANN202
-    from .enforce import make_enforcer
+    from ..enforce import make_enforcer
     try:
         cfg = load(config_path)
     except ConfigError as e:
         raise OperatorError(str(e)) from None
-    from .enforce import EnforceError
+    from ..enforce import EnforceError
     try:
         return cfg, make_enforcer(cfg.ban)
     except EnforceError as e:
@@ -37,7 +37,7 @@ def list_(config_path: str | None, as_json: bool) -> None:
     """What the firewall holds now: address or network, and seconds left (permanent: none)."""
     import time
 
-    from .enforce import EnforceError
+    from ..enforce import EnforceError
     _, enf = _enforcer(config_path)
     try:
         held = enf.list()
@@ -48,7 +48,7 @@ def list_(config_path: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([{"ip": ip, "seconds_left": left} for ip, left in rows.items()], indent=2))
         return
-    from .cli import print_table
+    from .common import print_table
     print_table(["address", "seconds left"], [[ip, "permanent" if left is None else str(left)]
                                               for ip, left in rows.items()])
 
@@ -59,8 +59,8 @@ def list_(config_path: str | None, as_json: bool) -> None:
               help="The daemon's state dir (or $SIPWARDEN_STATE_DIR): refused while a daemon runs there.")
 def remove(config_path: str | None, state_dir: str | None) -> None:
     """Delete sipwarden's firewall objects (every ban in the kernel goes with them); the store is kept."""
-    from .daemon.client import request
-    from .enforce import EnforceError
+    from ..daemon.client import request
+    from ..enforce import EnforceError
     cfg, enf = _enforcer(config_path)
     state = state_dir or cfg.daemon.state_dir
     try:

@@ -1,0 +1,198 @@
+"""No import cycle anywhere in the package (docs/architecture.md, "Layers").
+
+The graph is built from the source with `ast`, not by importing: every `import` and `from ... import`
+statement counts wherever it stands (module level, inside a function, under `if TYPE_CHECKING:`: a
+type-only import is still a dependency a reader has to follow, so it counts like any other), and so
+does a module named in a string constant as `"sipwarden.x.y:attr"` or passed to
+`importlib.import_module` (the CLI's lazily loaded subcommands). `from pkg import name` is an edge
+to `pkg.name` when that is a module, else to `pkg` (its `__init__`). The implicit import of a
+module's parent packages is not an edge: a package that re-exports its own modules is no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = "sipwarden"
+
+# Edges known to be on their way out, each with who removes it. Empty is the goal.
+ALLOWED: set[tuple[str, str]] = {
+    # TEMPORARY: detect/wire.py's TYPE_CHECKING import of the Engine, the last edge of the engine <-> wire
+    # detector cycle the detect lane of issue 13 is removing; delete this line when that lands.
+    ("sipwarden.detect.wire", "sipwarden.detect.engine"),
+}
+
+
+def modules(src: Path = SRC) -> dict[str, tuple[Path, bool]]:
+    """Dotted module name -> (file, is a package's __init__)."""
+    out = {}
+    for p in sorted((src / PACKAGE).rglob("*.py")):
+        parts = list(p.relative_to(src).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_pkg else parts)] = (p, is_pkg)
+    return out
+
+
+def _owner(name: str, mods: dict) -> str | None:
+    """The module `name` refers to: itself, or the nearest enclosing module that exists."""
+    while name and name not in mods:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _targets(node: ast.AST, here: str, is_pkg: bool, mods: dict) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = here if is_pkg else here.rpartition(".")[0]
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            mod = f"{base}.{node.module}" if node.module else base
+        else:
+            mod = node.module or ""
+        return [f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod for a in node.names]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+        if text.startswith(f"{PACKAGE}.") and ":" in text and " " not in text:
+            return [text.partition(":")[0]]
+    if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return [node.args[0].value]
+    return []
+
+
+def import_graph(src: Path = SRC) -> dict[str, dict[str, int]]:
+    """module -> {imported module: line of the first such import}, modules of the package only."""
+    mods = modules(src)
+    graph: dict[str, dict[str, int]] = {}
+    for here, (path, is_pkg) in mods.items():
+        edges = graph.setdefault(here, {})
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            for t in _targets(node, here, is_pkg, mods):
+                if t == PACKAGE or t.startswith(f"{PACKAGE}."):
+                    owner = _owner(t, mods)
+                    if owner and owner != here and owner not in edges:
+                        edges[owner] = node.lineno
+    return graph
+
+
+def _without(graph: dict[str, dict[str, int]], allowed: set[tuple[str, str]]) -> dict[str, list[str]]:
+    return {m: [t for t in sorted(e) if (m, t) not in allowed] for m, e in graph.items()}
+
+
+def knots(graph: dict[str, dict[str, int]], allowed: set[tuple[str, str]] = frozenset()) -> list[set[str]]:
+    """The strongly connected groups of more than one module (each module reaches every other)."""
+    g = _without(graph, allowed)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    groups: list[set[str]] = []
+    counter = 0
+    for root in sorted(g):  # iterative Tarjan: no recursion limit on a deep chain
+        if root in index:
+            continue
+        work = [(root, iter(g[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(g.get(w, []))))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    group = set()
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        group.add(w)
+                        if w == v:
+                            break
+                    if len(group) > 1:
+                        groups.append(group)
+    return sorted(groups, key=min)
+
+
+def cycles(graph: dict[str, dict[str, int]], allowed: set[tuple[str, str]] = frozenset()) -> list[list[str]]:
+    """One concrete cycle (a -> b -> ... -> a) through each knot: the shortest from its
+    alphabetically first module."""
+    g = _without(graph, allowed)
+    out = []
+    for group in knots(graph, allowed):
+        start = min(group)
+        prev: dict[str, str] = {}
+        queue = [start]
+        found = None
+        while queue and found is None:  # breadth first: the shortest way back to `start`
+            nxt = []
+            for v in queue:
+                for w in g[v]:
+                    if w == start:
+                        found = v
+                        break
+                    if w in group and w not in prev:
+                        prev[w] = v
+                        nxt.append(w)
+                if found is not None:
+                    break
+            queue = nxt
+        path = [found]
+        while path[-1] != start:
+            path.append(prev[path[-1]])
+        out.append([*reversed(path), start])
+    return sorted(out)
+
+
+def describe(cycle: list[str], graph: dict[str, dict[str, int]]) -> str:
+    return " -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)) + f" -> {cycle[-1]}"
+
+
+def test_no_import_cycle() -> None:
+    graph = import_graph()
+    found = cycles(graph, ALLOWED)
+    assert not found, "import cycles:\n" + "\n".join(
+        f"{describe(c, graph)}\n    (all in this knot: {', '.join(sorted(k))})"
+        for c, k in zip(found, knots(graph, ALLOWED), strict=True))
+
+
+def test_allowed_edges_still_exist() -> None:
+    """An allowance outliving its edge would hide a new cycle through the same pair: remove it."""
+    graph = import_graph()
+    assert [e for e in ALLOWED if e[1] not in graph.get(e[0], {})] == []
+
+
+def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
+    """A cycle made of a function-level import, a TYPE_CHECKING import, a relative `from . import`
+    and a lazily loaded command string is found and named (the checker bites)."""
+    pkg = tmp_path / PACKAGE
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from .b import B\n")  # a re-export: no cycle by itself
+    (pkg / "a.py").write_text("def f():\n    from .sub import b\n    return b\n")
+    (pkg / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\nB = 1\n")
+    (pkg / "c.py").write_text('LAZY = {"x": "sipwarden.d:cmd"}\n')
+    (pkg / "d.py").write_text("import importlib\nm = importlib.import_module('sipwarden.a')\n")
+    (pkg / "e.py").write_text("from . import a\nfrom .sub import B\n")  # into the cycle, not part of it
+    graph = import_graph(tmp_path)
+    assert graph["sipwarden.e"] == {"sipwarden.a": 1, "sipwarden.sub": 2}
+    found = cycles(graph)
+    assert found == [["sipwarden.a", "sipwarden.sub.b", "sipwarden.c", "sipwarden.d", "sipwarden.a"]]
+    assert describe(found[0], graph) == ("sipwarden.a (line 2) -> sipwarden.sub.b (line 3) -> sipwarden.c (line 1) "
+                                         "-> sipwarden.d (line 2) -> sipwarden.a")
+    assert cycles(graph, {("sipwarden.c", "sipwarden.d")}) == []
