@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sipwarden.events import Event, Kind
-from sipwarden.store import BanRecord, Position, Store, StoreError
+from sipwarden.sources.follow import Position
+from sipwarden.store import BanRecord, Store, StoreError
 from sipwarden.store.sqlite import SCHEMA_VERSION
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, on a minute boundary
@@ -60,15 +61,14 @@ def test_queries_use_indexes(store: Store) -> None:
 def test_reopen_keeps_everything_and_does_not_remigrate(db: Path) -> None:
     with Store(db) as s:
         s.add_ban("203.0.113.5", "bruteforce", {"events": 7, "accounts": ["100", "101"]}, T0, T0 + 600)
-        s.save_position("/var/log/asterisk/messages", 42, 1234, "abc", T0)
+        s.save_position("/var/log/asterisk/messages", Position(42, 1234, "abc"), T0)
         s.add_events([ev(T0 + i) for i in range(5)])
         s.set_meta("engine", "v1")
     with Store(db) as s:  # a daemon restart
         assert s.schema_version() == SCHEMA_VERSION
         ban = s.get_ban("203.0.113.5", T0 + 1)
         assert ban is not None and ban.evidence == {"events": 7, "accounts": ["100", "101"]}
-        assert s.load_position("/var/log/asterisk/messages") == Position("/var/log/asterisk/messages", 42, 1234,
-                                                                         "abc", T0)
+        assert s.load_position("/var/log/asterisk/messages") == Position(42, 1234, "abc")
         assert len(s.events_for("203.0.113.5")) == 5
         assert s.get_meta("engine") == "v1"
 
@@ -201,13 +201,12 @@ def test_evidence_with_tuples_round_trips_as_json(store: Store) -> None:
 
 def test_positions_round_trip_and_update(store: Store) -> None:
     assert store.load_position("/var/log/asterisk/messages") is None
-    store.save_position("/var/log/asterisk/messages", 1001, 500, "h1", T0)
-    store.save_position("/var/log/asterisk/security", 1002, 70, "h2", T0)
-    store.save_position("/var/log/asterisk/messages", 2002, 0, "h3", T0 + 5)  # rotated
-    assert store.load_position("/var/log/asterisk/messages") == Position("/var/log/asterisk/messages", 2002, 0,
-                                                                         "h3", T0 + 5)
-    assert store.load_position("/var/log/asterisk/security") == Position("/var/log/asterisk/security", 1002, 70,
-                                                                         "h2", T0)
+    store.save_position("/var/log/asterisk/messages", Position(1001, 500, "h1"), T0)
+    store.save_position("/var/log/asterisk/security", Position(1002, 70, "h2"), T0)
+    store.save_position("/var/log/asterisk/messages", Position(2002, 0, "h3"), T0 + 5)  # rotated
+    assert store.load_position("/var/log/asterisk/messages") == Position(2002, 0, "h3")
+    assert store.load_position("/var/log/asterisk/security") == Position(1002, 70, "h2")
+    assert store._query("SELECT updated FROM positions WHERE path = ?", ("/var/log/asterisk/messages",)) == [(T0 + 5,)]
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -306,7 +305,7 @@ def test_two_threads_share_one_store(store: Store, db: Path) -> None:
             start.wait()
             for i in range(n):
                 store.add_events([ev(T0 + i, ip="192.0.2.1"), ev(T0 + i, ip="192.0.2.2")])
-                store.save_position("/log", 1, i, "h", T0 + i)
+                store.save_position("/log", Position(1, i, "h"), T0 + i)
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from ..events import Event
+from ..sources.follow import Position
 from ..store.sqlite import BanRecord, Store
 from .errors import StageErrors
 from .worker import OrderedWorker
@@ -52,7 +53,7 @@ class Journal:
     def expire(self, now: float) -> None:
         self.worker.submit("expire", now)
 
-    def positions(self, positions: list[tuple[str, int, int, str]], now: float) -> None:
+    def positions(self, positions: list[tuple[str, Position]], now: float) -> None:
         if positions:
             self.worker.submit("positions", (positions, now))
 

@@ -54,20 +54,18 @@ class LogSources:
 
     # -- start and stop --------------------------------------------------------------------------
 
-    def open(self, store: Store, from_start: bool) -> list[tuple[str, int, int, str]]:
+    def open(self, store: Store, from_start: bool) -> list[tuple[str, Position]]:
         """Open every file at its saved position (or its end, or its start with `from_start`) and set
         the backlog up; `start` works it off on the loop. Returns the positions opened at, to be saved
         at once: a file first seen now is then known from here on, and after a crash before the first
         save its lines are read from here, not skipped as those of a file never seen."""
         rests: dict[str, list[tuple[int, str]]] = {}
-        opened: list[tuple[str, int, int, str]] = []
+        opened: list[tuple[str, Position]] = []
         for path, f in self.files.items():
-            saved = store.load_position(path)
-            pos = Position(saved.inode, saved.offset, saved.head_hash) if saved else None
+            pos = store.load_position(path)
             rests[path] = f.open(pos, from_end=pos is None and not from_start)
             if f.fh is not None and not rests[path]:
-                p = f.position()
-                opened.append((path, p.inode, p.offset, p.head_hash))
+                opened.append((path, f.position()))
         from ..pipeline.order import reorder
         streams = [reorder(self._file_events(p, rests[p])) for p in self.files]
         if len(streams) == 1:
@@ -207,7 +205,7 @@ class LogSources:
 
     # -- positions and status --------------------------------------------------------------------
 
-    def positions(self) -> list[tuple[str, int, int, str]]:
+    def positions(self) -> list[tuple[str, Position]]:
         """Read positions safe to save: nothing read before them is still undecided (no backlog in
         progress, no file in the middle of a slice whose parser holds lines back)."""
         if self._backlog is not None:
@@ -215,8 +213,7 @@ class LogSources:
         out = []
         for path, f in self.files.items():
             if f.fh is not None and path not in self._draining:
-                p = f.position()
-                out.append((path, p.inode, p.offset, p.head_hash))
+                out.append((path, f.position()))
         return out
 
     def status(self) -> list[dict]:

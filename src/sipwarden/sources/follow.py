@@ -14,7 +14,7 @@ import glob
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 log = logging.getLogger("sipwarden.follow")
 
@@ -23,11 +23,13 @@ READ_CHUNK = 1 << 20
 MAX_PARTIAL = 1 << 20  # a "line" longer than this without a newline is cut and counted
 
 
-@dataclass
-class Position:
+class Position(NamedTuple):
+    """Where reading a followed file stopped, as the daemon saves it in the store: the inode and a
+    hash of the first bytes tell the same file from a rotated or copytruncated one on restart."""
+
     inode: int
-    offset: int
-    head_hash: str
+    offset: int  # just after the last complete line read
+    head_hash: str  # head_hash() of the file
 
 
 def head_hash(fh_or_path, length: int = HEAD_BYTES) -> str:  # noqa: ANN001

@@ -3,6 +3,6 @@
 `sqlite.Store` is the embedded default; a fleet backend (Redis) can follow the same interface.
 """
 
-from .sqlite import BanRecord, Position, Store, StoreError
+from .sqlite import BanRecord, Store, StoreError
 
-__all__ = ["BanRecord", "Position", "Store", "StoreError"]
+__all__ = ["BanRecord", "Store", "StoreError"]

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from ..events import Event, iso
+from ..sources.follow import Position
 
 
 class StoreError(Exception):
@@ -140,18 +141,6 @@ class BanRecord:
             "ended": t(self.ended),
             "ended_by": self.ended_by,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where the daemon stopped reading a followed file. `inode` and `head_hash` (a hash of the first
-    bytes) let it tell the same file from a rotated or copytruncated one on restart."""
-
-    path: str
-    inode: int
-    offset: int
-    head_hash: str
-    updated: float
 
 
 def _ban(row: Sequence[Any]) -> BanRecord:
@@ -341,19 +330,19 @@ class Store:
 
     # -- read positions --------------------------------------------------------------------------
 
-    def save_position(self, path: str, inode: int, offset: int, head_hash: str, now: float) -> None:
-        self.save_positions([(path, inode, offset, head_hash)], now)
+    def save_position(self, path: str, pos: Position, now: float) -> None:
+        self.save_positions([(path, pos)], now)
 
-    def save_positions(self, positions: Sequence[tuple[str, int, int, str]], now: float) -> None:
-        """(path, inode, offset, head_hash) of several files in one transaction."""
+    def save_positions(self, positions: Sequence[tuple[str, Position]], now: float) -> None:
+        """The read positions of several files in one transaction."""
         with self._tx() as db:
             db.executemany("INSERT INTO positions (path, inode, offset, head_hash, updated) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, offset = excluded.offset, "
                        "head_hash = excluded.head_hash, updated = excluded.updated",
-                       [(*p, now) for p in positions])
+                       [(path, *pos, now) for path, pos in positions])
 
     def load_position(self, path: str) -> Position | None:
-        rows = self._query("SELECT path, inode, offset, head_hash, updated FROM positions WHERE path = ?", (path,))
+        rows = self._query("SELECT inode, offset, head_hash FROM positions WHERE path = ?", (path,))
         return Position(*rows[0]) if rows else None
 
     # -- event history ---------------------------------------------------------------------------
