@@ -35,7 +35,12 @@ SEEDS = tuple(P + H.format(ev=ev, svc=svc) + f'AccountID="{acct}",SessionID="{se
 ))
 BITS = ('"', ",", "=", '",', '="', "IPV4/UDP/", "IPV6/TCP/", "/5060", "203.0.113.99", "::", ' ', "\t", "\\",
         ',RemoteAddress="IPV4/UDP/192.0.2.66/5060"', ',LocalAddress="IPV4/UDP/10.0.0.1/5060"', ',Challenge="',
-        ',Module="x"', ',SessionTV="t"', ',UsingPassword="1"', 'AccountID="', "SecurityEvent=", "²", "٣", "\u00a0")
+        ',Module="x"', ',SessionTV="t"', ',UsingPassword="1"', 'AccountID="', "SecurityEvent=", "²", "٣", "\u00a0",
+        # a forged pair with a valid tail of its own, inside an attacker-chosen value: two readings
+        '",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/192.0.2.66/5060",Challenge="5608c704",'
+        'ReceivedChallenge="5608c704",ReceivedHash="',
+        '",LocalAddress="IPV4/UDP/10.0.0.1/5060",RemoteAddress="IPV4/UDP/192.0.2.66/5060",Challenge="1795550415/8",'
+        'Response="')
 
 
 def _agree(text: str, k: int, e: int) -> bool:
