@@ -96,10 +96,12 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
         if v.reason == "compromise":
             click.echo(f"sipwarden: COMPROMISED {_compromise_line(v)}", err=True)
     per_s = (result.lines or result.events) / elapsed if elapsed > 0 else 0
+    from ..parsers import stream  # the stats line says which chunk loop read the logs
     click.echo(f"sipwarden: {plural(result.lines, 'line')}, {plural(result.events, 'event')}, "
                f"{plural(len(result.verdicts), 'verdict')}, {plural(result.engine.tamper, 'tamper event')}, "
                f"{plural(result.oversized, 'oversized line')} skipped "
-               f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s)", err=True)
+               f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s, "
+               f"{'compiled' if stream.ACCEL is not None else 'pure-Python'} log reader)", err=True)
     _report_unread(unread, logs)
 
 

@@ -26,10 +26,17 @@ The chunk loop's seams, which a compiled accelerator may replace one by one (eac
 its Python version by tests): `candidate_starts` (where the lines holding a trigger start),
 `read_message` (a line's format, its fast reader, else its careful parser), `read_security` (the
 security log's fast reader, else its careful parser) and the clock's `time_at`.
+
+The compiled chunk loop (`ACCEL`, parsers/_accel.pyx, built by `pip install` where a C compiler is;
+`SIPWARDEN_PURE=1` turns it off) reads a clean ASCII chunk in one pass over its buffer: the usual
+line prefix, untampered security events and the three busiest `messages` formats itself, every other
+line that may hold an event through `_read_line` (this loop's reading of one line), so unusual text
+is read by the Python code above. tests/parsers/test_accel.py holds both loops equal.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from collections.abc import Callable
@@ -578,6 +585,11 @@ class LogStream:
         """May `body[:end]` be read in chunk mode (see the module docstring)? `body` goes on MAX_JOIN lines."""
         self._starts = {}
         self._calls = {}
+        if ACCEL is not None and self._dump is None:
+            clean = ACCEL.clean(body, end, bool(self._secs_in_window or self._secs), lambda s, e: _line_cont(body, s, e),
+                                lambda s, e: _call_dirty(body, s, e))
+            if clean is not None:
+                return clean
         if "\x1b" in body or "\r" in body or has_dump_mark(body) or self._dump is not None:
             return False  # colours, carriage returns, packet dumps: the line entry reads them
         find, rfind = body.find, body.rfind
@@ -644,6 +656,26 @@ class LogStream:
     def _read_clean(self, body: str, end: int) -> list[Event]:
         """Events of the clean lines `body[:end]`, in file order, as the line entry would give them."""
         first = self.lines + 1
+        if ACCEL is not None:
+            try:
+                got = ACCEL.read(body, end, first, self.file, self.clock, lambda s, e: _read_line(body, s, e))
+            except Incomplete:
+                return self._by_line(body[:end])
+            if got is not None:
+                evs, secs_read, n = got
+                if self._window:  # as below
+                    self._secs = [e[0] for e in self._window if e[3] is not None]
+                    out = list(self._drain_window())
+                    out.extend(evs)
+                else:
+                    out = evs
+                self.lines = first + n - 1
+                sec_lines = self._secs
+                sec_lines.extend(secs_read)
+                if sec_lines:
+                    edge = self.lines + 1 - MAX_JOIN
+                    self._secs = [n for n in sec_lines[-MAX_JOIN:] if n >= edge]
+                return out
         find, rfind = body.find, body.rfind
         # Security events first (pure): one that is not complete on its line makes the chunk dirty.
         secs: dict[int, tuple | None] = {}
@@ -709,3 +741,63 @@ class LogStream:
             edge = self.lines + 1 - MAX_JOIN
             self._secs = [n for n in sec_lines[-MAX_JOIN:] if n >= edge]
         return out
+
+
+# The compiled chunk loop and the pure readings of single lines it hands back ----------------------
+
+
+def _read_line(body: str, s: int, e: int) -> tuple[bool, tuple | Event | None] | None:
+    """The line `body[s:e]` of a clean chunk as `_read_clean` reads it: None (nothing), (True, the
+    security event's fields or None) for a security line, or (False, Event) for a `messages` event.
+    Where `_clean` caches a security line's message start, it is computed the same way here."""
+    i = body.find("SecurityEvent=", s, e)
+    if i >= 0:
+        r = body.find('RemoteAddress="IPV', s, e)
+        k = _security_start(body, s, i) if r >= 0 and body.find('RemoteAddress="', r + 15, e) < 0 else \
+            message_start_in(body, s, e)
+        if k > s and body.startswith("SecurityEvent=", k):
+            return True, read_security(body, k, e)
+    find = body.find
+    for tok in LINE_TRIGGERS:
+        if find(tok, s, e) >= 0:
+            break
+    else:
+        return None
+    m = bracketed_match(body, s, e) if body.startswith("[", s) else None
+    ms = m.end() if m is not None else message_start_in(body, s, e)
+    ev = read_message(body[ms:e]) if ms >= 0 else None
+    return (False, ev) if ev is not None else None
+
+
+def _line_cont(body: str, s: int, e: int) -> bool:
+    """`_clean`'s question for a line holding the security log's address pair: may it end a split event?"""
+    k = body.find("SecurityEvent=", s, e)
+    if k < 0:
+        return True
+    i = body.find('RemoteAddress="IPV', s, e)
+    if body.find('RemoteAddress="', i + 15, e) < 0:
+        return _security_start(body, s, k) != k
+    return continues_event(body[s:e])
+
+
+def _call_dirty(body: str, s: int, e: int) -> bool:
+    """`_clean`'s question for a call line: does its dialled number go on past the line?"""
+    ms = message_start_in(body, s, e)
+    if ms < 0:
+        return False
+    msg = body[ms:e]
+    return asterisk.call_rejected_plain(msg) is False and asterisk.call_head(msg)
+
+
+def _accelerator():  # noqa: ANN202 - a ChunkReader, which exists only where it was built
+    """The compiled chunk loop, or None: not built here (no compiler at install), or SIPWARDEN_PURE set."""
+    if os.environ.get("SIPWARDEN_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from ._accel import ChunkReader
+    except ImportError:
+        return None
+    return ChunkReader(TRIGGERS, tuple(_STARTS), MAX_JOIN, REACH, _BLOCK, pick)
+
+
+ACCEL = _accelerator()
