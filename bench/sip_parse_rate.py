@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sipwarden.detect.engine import Engine
 from sipwarden.parsers.sip import parse_datagram
-from sipwarden.parsers.wire import events_from_sip
+from sipwarden.parsers.sip_events import events_from_sip
 from sipwarden.sources.pcap import read_capture
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "asterisk20"

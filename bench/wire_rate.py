@@ -62,7 +62,7 @@ def offline(capture: Path, rounds: int) -> dict:
     from sipwarden.detect.engine import Engine
     from sipwarden.parsers import hep as hep_mod
     from sipwarden.parsers.sip import parse_datagram, wire_fields
-    from sipwarden.parsers.wire import events_from_sip
+    from sipwarden.parsers.sip_events import events_from_sip
     from sipwarden.sources import wire_intake
     from sipwarden.sources.pcap import read_capture
     from sipwarden.sources.wire_intake import WireIntake

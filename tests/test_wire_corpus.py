@@ -1,6 +1,6 @@
 """Wire inputs against real Asterisk 20 traffic: pcap, HEP and AMI agree with truth.json and the README.
 
-Also the SIP -> Event mapping (parsers/wire.py) on small hand-made exchanges.
+Also the SIP -> Event mapping (parsers/sip_events.py) on small hand-made exchanges.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sipwarden.events import Kind
 from sipwarden.parsers.ami import AmiStream, security_event
 from sipwarden.parsers.hep import decode_hep
 from sipwarden.parsers.sip import parse_datagram
-from sipwarden.parsers.wire import ServerLearner, events_from_sip
+from sipwarden.parsers.sip_events import ServerLearner, events_from_sip
 from sipwarden.pipeline.capture import capture_events
 from sipwarden.sources.pcap import CaptureStats, read_capture
 

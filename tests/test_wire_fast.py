@@ -17,7 +17,7 @@ from conftest import ASTERISK20, DATA
 from sipwarden.events import Event, Kind
 from sipwarden.parsers.fingerprints import scanner_in
 from sipwarden.parsers.sip import SipMessage, SipParseError, message_fields, parse_datagram, wire_fields
-from sipwarden.parsers.wire import events_from_fields, events_from_sip
+from sipwarden.parsers.sip_events import events_from_fields, events_from_sip
 from sipwarden.sources.pcap import read_capture
 
 FUZZ = Path(__file__).parent / "fuzz" / "corpus"
@@ -171,5 +171,5 @@ _FP_TEXT = st.lists(st.sampled_from(["LegitPhone/1.0", "friendly-scanner", "SIPV
 @given(st.one_of(st.none(), _FP_TEXT), st.one_of(st.none(), _FP_TEXT))
 def test_request_fingerprint_is_scanner_in_of_ua_then_from(ua, from_v):
     from sipwarden.parsers.fingerprints import scanner_in
-    from sipwarden.parsers.wire import request_fingerprint
+    from sipwarden.parsers.sip_events import request_fingerprint
     assert request_fingerprint(ua, from_v) == (scanner_in(ua) or scanner_in(from_v))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..events import Event
 from ..parsers.hep import HepError, hep_fields, key_matches
 from ..parsers.sip import SipParseError, message_fields, parse_datagram, wire_fields
-from ..parsers.wire import ServerLearner, events_from_fields
+from ..parsers.sip_events import ServerLearner, events_from_fields
 
 FUTURE_SLACK = 60.0  # a HEP time further ahead of ours than this is replaced by ours
 
