@@ -6,7 +6,7 @@ HEP collector keeps up with live.
     .venv/bin/python bench/wire_rate.py live [--rate 20000] [--seconds 10]
 
 offline: the capture's SIP payloads are loaded first (dpkt's reading is not what is measured), then
-run through WireIntake (parse + SIP->Event + PBX learning) and the Engine, `rounds` times with
+run through PacketIntake (parse + SIP->Event + PBX learning) and the Engine, `rounds` times with
 the times shifted so windows behave as in one long capture. Prints msg/s for the full parser only,
 the wire fast path only (`wire_fields`), full parser + events, the whole path as the daemon runs
 it (fast path, learning, engine), and the whole path from the corpus HEP datagrams; each as wall
@@ -61,11 +61,11 @@ def offline(capture: Path, rounds: int) -> dict:
 
     from sipwarden.detect.engine import Engine
     from sipwarden.parsers import hep as hep_mod
+    from sipwarden.parsers import packets
+    from sipwarden.parsers.packets import PacketIntake
     from sipwarden.parsers.sip import parse_datagram, wire_fields
     from sipwarden.parsers.sip_events import events_from_sip
-    from sipwarden.sources import wire_intake
     from sipwarden.sources.pcap import read_capture
-    from sipwarden.sources.wire_intake import WireIntake
 
     pkts = list(read_capture(capture, hep=False))
     span = pkts[-1][0] - pkts[0][0] + 60
@@ -89,7 +89,7 @@ def offline(capture: Path, rounds: int) -> dict:
                 events_from_sip(parse_datagram(payload), src, sport, dst, dport, t + off, tr, "wire",
                                 frozenset({"127.0.0.1"}))
 
-    intake, engine = WireIntake(frozenset({"127.0.0.1"})), Engine()
+    intake, engine = PacketIntake(frozenset({"127.0.0.1"})), Engine()
     sip, feed = intake.sip, engine.feed
     verdicts = 0
     with _Clock(out, "full_path", n):
@@ -105,7 +105,7 @@ def offline(capture: Path, rounds: int) -> dict:
     out["hep_datagrams"] = ng
 
     def hep_path(name: str) -> None:
-        intake, engine = WireIntake(), Engine()
+        intake, engine = PacketIntake(), Engine()
         hep, feed = intake.hep, engine.feed
         with _Clock(out, name, ng):
             for _ in range(rounds):
@@ -114,13 +114,13 @@ def offline(capture: Path, rounds: int) -> dict:
                         feed(ev)
 
     # anchor, same run: every HEP chunk walked one by one (the decoder before the fixed-layout read)
-    fast = getattr(wire_intake, "hep_fields", None)  # None: a tree from before it (a "before" run)
+    fast = getattr(packets, "hep_fields", None)  # None: a tree from before it (a "before" run)
     if fast is not None:
-        wire_intake.hep_fields = partial(hep_mod.hep_fields, fixed=False)  # type: ignore[assignment]
+        packets.hep_fields = partial(hep_mod.hep_fields, fixed=False)  # type: ignore[assignment]
         try:
             hep_path("hep_generic_full_path")
         finally:
-            wire_intake.hep_fields = fast
+            packets.hep_fields = fast
     hep_path("hep_full_path")
     if fast is not None:
         out["hep_ratio_vs_generic_cpu"] = round(out["hep_full_path_cpu_msg_s"]

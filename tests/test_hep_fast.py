@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sipwarden.parsers import hep as hep_mod
 from sipwarden.parsers.hep import HepError, HepPacket, check_auth_key, decode_hep, hep_fields, key_matches
-from sipwarden.sources.wire_intake import WireIntake
+from sipwarden.parsers.packets import PacketIntake
 
 DATA = Path(__file__).parent / "data" / "asterisk20"
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,8 +169,8 @@ def test_intake_password_check_is_check_auth_key():
     p = decode_hep(g)
     for expected in ("s\ufffdcret", "secret", "", None, "s\xe9cret"):
         assert key_matches(hep_fields(g)[10], expected) == check_auth_key(p, expected)
-    assert WireIntake(hep_password="secret").hep(g, 1.8e9) == []
-    ok = WireIntake(hep_password="s\ufffdcret")
+    assert PacketIntake(hep_password="secret").hep(g, 1.8e9) == []
+    ok = PacketIntake(hep_password="s\ufffdcret")
     evs = ok.hep(g, 1.8e9)
     assert [(e.ip, e.method) for e in evs] == [("127.0.1.50", "REGISTER")]
     assert ok.counters["hep_packets"] == 1

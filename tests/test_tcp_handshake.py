@@ -8,10 +8,10 @@ import dpkt
 import pytest
 
 from sipwarden.detect.engine import Engine
+from sipwarden.parsers.packets import PacketIntake
 from sipwarden.sources import live_capture
 from sipwarden.sources.live_capture import UNVERIFIED, Frames, Handshakes
 from sipwarden.sources.pcap import read_capture
-from sipwarden.sources.wire_intake import WireIntake
 
 PBX, VICTIM = "198.51.100.1", "203.0.113.5"
 REGISTER = (b"REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/TCP 203.0.113.5\r\nFrom: <sip:1001@pbx>\r\n"
@@ -60,7 +60,7 @@ def offline(frames: list[bytes], tmp_path) -> list[tuple]:
 def verdicts(packets: list[tuple]) -> list:
     """Feed the packets, then a UDP flood from the same source: the flood's verdict tells whether
     the TCP part proved the source."""
-    intake, e = WireIntake(pbx={PBX}), Engine()
+    intake, e = PacketIntake(pbx={PBX}), Engine()
     out = []
     for t, src, sport, dst, dport, tr, payload in packets:
         for ev in intake.sip(payload, src, sport, dst, dport, t, tr, "capture"):

@@ -19,7 +19,7 @@ import pytest
 from conftest import ASTERISK20, DATA
 from sipwarden.addr import parse_hostport, parse_listen
 from sipwarden.config import ConfigError, from_dict
-from sipwarden.sources.wire_intake import WireIntake
+from sipwarden.parsers.packets import PacketIntake
 
 SIPWARDEN = str(Path(sys.executable).with_name("sipwarden"))
 PASSWORD = "devcorpus-hep"
@@ -160,7 +160,7 @@ def test_intake_never_bans_the_pbx_and_marks_digests():
     reg = (b"REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP 6.6.6.6\r\nFrom: <sip:1001@pbx>;tag=1\r\n"
            b"To: <sip:1001@pbx>\r\nCall-ID: a\r\nCSeq: 2 REGISTER\r\n"
            b'Authorization: Digest username="1001", realm="r", nonce="n", uri="sip:pbx", response="abc"\r\n\r\n')
-    w = WireIntake(frozenset({"10.0.0.1"}))
+    w = PacketIntake(frozenset({"10.0.0.1"}))
     (e,) = w.sip(reg, "203.0.113.7", 5060, "10.0.0.1", 5060, 1.0, "udp")
     assert (e.ip, e.detail) == ("203.0.113.7", "digest")
     assert w.sip(reg, "10.0.0.1", 5060, "203.0.113.7", 5060, 1.0, "udp") == []

@@ -83,7 +83,7 @@ class DaemonConfig:
 
 @dataclass(frozen=True)
 class WireConfig:
-    """Wire sources for the daemon (see sources/wire_runtime.py)."""
+    """Wire sources for the daemon (see sources/network.py)."""
 
     hep: tuple[str, ...] = ()  # [ADDR:]PORT to collect HEP on (UDP and TCP); "[::]:9060" for IPv6
     hep_password: str = ""  # HEP auth key (chunk 14); datagrams with another are counted and dropped

@@ -151,7 +151,7 @@ class Daemon:
         self.blocklists = Blocklists(cfg.blocklists, cfg.ban, bans.policy.whitelist, self.state_dir)
         self.logs = LogSources(self.watch, cfg.log.timezone, feed, errors, clock)
         bans.journal.positions(self.logs.open(store, self.from_start), clock())
-        from ..sources.wire_runtime import for_config
+        from ..sources.network import for_config
         self.wire = for_config(cfg, feed,  # HEP, live capture, AMI (none by default)
                                lambda ip: getattr(self.engine.sources.get(ip), "verdict", None) is not None)
         for name, fn in (("files", self.logs.status), ("pipeline", self.pipeline.status), ("bans", bans.status),

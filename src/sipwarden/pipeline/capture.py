@@ -5,7 +5,7 @@ any port; HEP datagrams inside a capture are opened. A capture holding both the 
 the HEP copy of the same messages (an agent mirroring to a collector on the captured host, as
 in the Asterisk corpus) would count every message twice: when a capture holds raw SIP, its
 HEP is skipped (and the summary says so); a capture with HEP only is read through its HEP.
-The same packet intake (sources/wire_intake.py) as the daemon's wire sources turns them into
+The same packet intake (parsers/packets.py) as the daemon's wire sources turns them into
 events; pipeline/scan.py merges them with the logs' in event time and runs the engine.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 from ..addr import normalize
 from ..config import Config
 from ..events import Event
+from ..parsers.packets import PacketIntake
 from ..sources.logfile import SourceError
 from ..sources.pcap import _PCAP_MAGICS, _PCAPNG_MAGIC, CaptureError, CaptureStats, read_capture
-from ..sources.wire_intake import WireIntake
 
 
 def is_capture(path: str) -> bool:
@@ -47,18 +47,18 @@ def split_captures(paths: tuple[str, ...] | list[str]) -> tuple[list[str], list[
     return caps, [p for p in paths if p not in caps]
 
 
-def intake_for(cfg: Config) -> WireIntake:
+def intake_for(cfg: Config) -> PacketIntake:
     """The intake of an offline scan: the configured PBX addresses spared, more learnt from traffic."""
-    return WireIntake(frozenset(a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a))
+    return PacketIntake(frozenset(a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a))
 
 
-def capture_events(path: str | Path, intake: WireIntake | None = None, notes: list[str] | None = None,
+def capture_events(path: str | Path, intake: PacketIntake | None = None, notes: list[str] | None = None,
                    ) -> Iterator[Event]:
     """Events of one capture: raw SIP if it has any, else the SIP inside its HEP (see the module
     docstring), through `intake` (a fresh one learning the PBX from the traffic if None). What was
     read and skipped is appended to `notes`."""
     if intake is None:
-        intake = WireIntake()
+        intake = PacketIntake()
     st = CaptureStats()
     before = dict(intake.counters)
     raw = 0

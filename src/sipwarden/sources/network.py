@@ -1,7 +1,8 @@
-"""The daemon's wire sources (HEP, live capture, AMI), started and stopped as one, with counters.
+"""The daemon's network sources (HEP listener, live capture, AMI client), started and stopped as
+one, with counters.
 
 Every source hands Events to one callback on the event loop (the daemon's `_handle`), so the
-engine stays single-threaded. One WireIntake is shared, so the PBX learnt from any source is
+engine stays single-threaded. One PacketIntake is shared, so the PBX learnt from any source is
 spared in all of them. A source that cannot start (port taken, no root for capture) is logged
 and skipped: the others and the log followers keep working.
 """
@@ -17,20 +18,20 @@ from collections.abc import Callable
 from ..addr import parse_hostport, parse_listen
 from ..config import WireConfig
 from ..events import Event
+from ..parsers.packets import PacketIntake
 from .hep_listener import Batch, TcpHep, UdpReceiver, open_udp
-from .wire_intake import WireIntake
 
 log = logging.getLogger("sipwarden")
 
 
-class WireSources:
+class NetworkSources:
     def __init__(self, cfg: WireConfig, handle: Callable[[list[Event]], None], pbx: set[str] | frozenset[str],
                  decided: Callable[[str], bool] | None = None, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.decided = decided  # already banned: a capture skips its packets (the firewall drops them)
         self.handle = handle
         self.clock = clock
-        self.intake = WireIntake(frozenset(pbx), cfg.hep_password)
+        self.intake = PacketIntake(frozenset(pbx), cfg.hep_password)
         self.udp: list[UdpReceiver] = []
         self.tcp: TcpHep | None = None
         self.captures: list = []  # live_capture.Capture
@@ -136,11 +137,11 @@ class WireSources:
 
 
 def for_config(cfg, handle: Callable[[list[Event]], None],  # noqa: ANN001 - a config.Config
-               decided: Callable[[str], bool] | None = None) -> WireSources:
-    """WireSources for a daemon config; the PBX is the configured addresses plus the host's own."""
+               decided: Callable[[str], bool] | None = None) -> NetworkSources:
+    """NetworkSources for a daemon config; the PBX is the configured addresses plus the host's own."""
     from ..addr import normalize
     pbx = {a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a}
     if cfg.whitelist.host_addresses:
         from ..hostaddrs import host_addresses
         pbx.update(host_addresses())
-    return WireSources(cfg.wire, handle, pbx, decided)
+    return NetworkSources(cfg.wire, handle, pbx, decided)

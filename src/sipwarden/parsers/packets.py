@@ -1,22 +1,25 @@
-"""SIP and HEP payloads -> Events, with the counters `status` shows. Pure: time is an argument.
+"""SIP and HEP payloads -> Events, with the counters `status` shows: the one path of every packet
+(the daemon's HEP listener and live capture, `scan` over capture files). Pure: time is an argument.
 
-One intake serves every wire source of a daemon (HEP over UDP and TCP, live capture), so the
+One intake serves every network source of a daemon (HEP over UDP and TCP, live capture), so the
 PBX learnt from one source (ServerLearner) is spared in all of them. Addresses come only from
-the IP header or HEP's address chunks, never from the SIP text (see DESIGN.md trust rules).
-Nothing a packet contains raises out of here: junk is counted.
+the IP header or HEP's address chunks, never from the SIP text (docs/architecture.md, "Trust
+rules"). Nothing a packet contains raises out of here: junk is counted.
 """
 
 from __future__ import annotations
 
 from ..events import Event
-from ..parsers.hep import HepError, hep_fields, key_matches
-from ..parsers.sip import SipParseError, message_fields, parse_datagram, wire_fields
-from ..parsers.sip_events import ServerLearner, events_from_fields
+from .hep import HepError, hep_fields, key_matches
+from .sip import SipParseError, message_fields, parse_datagram, wire_fields
+from .sip_events import ServerLearner, events_from_fields
 
 FUTURE_SLACK = 60.0  # a HEP time further ahead of ours than this is replaced by ours
 
 
-class WireIntake:
+class PacketIntake:
+    """Payloads in, events out; the PBX's addresses (configured and learnt) are never an event's."""
+
     def __init__(self, pbx: frozenset[str] | set[str] = frozenset(), hep_password: str = "",
                  learn: bool = True) -> None:
         self.learner = ServerLearner(known=frozenset(pbx)) if learn else None
