@@ -1,4 +1,4 @@
-"""Builds the optional compiled reader (src/sipwarden/parsers/_accel.pyx) beside the pure-Python one.
+"""Builds the optional compiled accelerators (src/sipwarden/*/_accel.pyx) beside the pure-Python code.
 
 Everything else is in pyproject.toml. Without Cython or a C compiler the build goes on without the
 extension (one line says so) and sipwarden runs its pure-Python reader: same events, slower.
@@ -32,7 +32,8 @@ def extensions() -> list:
     try:
         from Cython.Build import cythonize
 
-        return cythonize([Extension("sipwarden.parsers._accel", ["src/sipwarden/parsers/_accel.pyx"])],
+        return cythonize([Extension("sipwarden.parsers._accel", ["src/sipwarden/parsers/_accel.pyx"]),
+                          Extension("sipwarden.pipeline._accel", ["src/sipwarden/pipeline/_accel.pyx"])],
                          compiler_directives={"language_level": 3}, quiet=True)
     except Exception as e:  # noqa: BLE001 - no Cython, or the .pyx did not translate
         print(NOTE.format(e), file=sys.stderr)

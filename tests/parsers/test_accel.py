@@ -127,6 +127,11 @@ _OTHER_SEEDS = (
     "rejected because extension not found in context 'from-external'.",
     "[Nov 23 19:00:01] NOTICE[20008] manager.c: 174.92.62.204 failed to authenticate as 'root'",
     "[Nov 23 19:00:01] NOTICE[20008] manager.c: 174.92.62.204:5038 failed to pass IP ACL as 'admin'  ",
+    "[Nov 23 19:00:01] NOTICE[20008] manager.c: 174.92.62.204 failed to authenticate as 'root' x",
+    "[Nov 23 19:00:01] NOTICE[20008] manager.c: 174.92.62.204 failed to authenticate as 'ro'ot'\x0c ",
+    "[Nov 23 19:09:23] VERBOSE[2211] chan_sip.c: Registered SIP '101' at 198.51.100.12 port 506012",
+    "[Nov 23 19:09:23] VERBOSE[2211] chan_sip.c: Registered SIP '101' at 198.51.100.12:5060 port 5060 \t",
+    "[Nov 23 19:09:23] VERBOSE[2211] chan_sip.c: Registered SIP '101' at [2001:db8::1]:5060 x",
     "[Nov 23 19:02:15] NOTICE[24501]: chan_iax2.c:8850 update_registry: No registration for peer '46683' (from 1.2.3.4)",
     "[Nov 23 19:09:23] VERBOSE[2211] chan_sip.c: Registered SIP '101' at 198.51.100.12:5061",
     "[Nov 23 19:00:00] VERBOSE[3980][C-00000100] bridge_channel.c: Channel PJSIP/125-00000100 joined 'simple_bridge'",
@@ -147,7 +152,7 @@ _BITS = tuple(dict.fromkeys(b for b in AST_BITS + SEC_BITS if b.isascii())) + (
 
 def _mutate(rng: random.Random, line: str, k: int) -> str:
     for _ in range(k):
-        at = rng.randrange(len(line) + 1)
+        at = rng.randrange(len(line) + 1) if rng.random() < 0.8 else len(line)  # the tails decide a lot
         if rng.random() < 0.3:
             line = line[:at] + line[at + rng.randrange(1, 6):]
         else:

@@ -54,6 +54,13 @@ cdef str S_INVITE = "INVITE"
 cdef str S_MESSAGES = "messages"
 cdef str S_SECURITY = "security"
 cdef str S_UNKNOWN = "<unknown>"
+cdef str S_AMI = "AMI"
+cdef str S_REGISTERED = "Registered"
+cdef object K_AUTH_OK = Kind.AUTH_OK
+cdef tuple AMI_WHAT = ((b"failed to authenticate as", "failed to authenticate as", Kind.AUTH_FAILED),
+                       (b"tried to authenticate with nonexistent user", "tried to authenticate with nonexistent user",
+                        Kind.UNKNOWN_ACCOUNT),
+                       (b"failed to pass IP ACL as", "failed to pass IP ACL as", Kind.ACL_FAILED))
 cdef tuple TRANSPORTS = ("UDP", "TCP", "TLS", "WS", "WSS")
 cdef dict TR_LOWER = {"UDP": "udp", "TCP": "tcp", "TLS": "tls", "WS": "ws", "WSS": "wss"}
 cdef list SIP_REASONS = [(r.encode("ascii"), r, k) for r, k in _ast._SIP_REG_KINDS.items()]  # [(bytes, reason, Kind)]
@@ -257,7 +264,8 @@ cdef inline Py_ssize_t rfind_char(const char* b, Py_ssize_t s, Py_ssize_t e, cha
 
 
 cdef inline str text(const char* b, Py_ssize_t s, Py_ssize_t e):
-    return PyUnicode_DecodeASCII(b + s, e - s, NULL)
+    """b[s:e] as str (empty when e <= s, as a slice is)."""
+    return PyUnicode_DecodeASCII(b + s, e - s, NULL) if e > s else ""
 
 
 cdef object norm(str host):
@@ -669,6 +677,83 @@ cdef class _Reader:
                 S_MESSAGES)
 
 
+    cdef object registered(self, const char* b, Py_ssize_t m, Py_ssize_t e):
+        """asterisk.registered(b[m:e]) (its regex, `Registered SIP '(acct)' at (addr)[ port N]\\s*$`)
+        when the text is that shape; else None (then the pure parsers read it)."""
+        cdef Py_ssize_t a, q, p, d, t
+        cdef object hp, port = None
+        if not starts(b, m, e, b"Registered SIP '", 16):
+            return None
+        q = find_char(b, m + 16, e, 39)
+        if q < 0 or not starts(b, q, e, b"' at ", 5):
+            return None
+        a = q + 5
+        p = a
+        while p < e and not is_space(b[p]) and b[p] != 39:
+            p += 1
+        if p == a:
+            return None
+        t = p
+        if starts(b, p, e, b" port ", 6):
+            d = p + 6
+            while d < e and d - (p + 6) < 5 and is_digit(b[d]):
+                d += 1
+            if d > p + 6:
+                t = d
+                while t < e and is_space(b[t]):
+                    t += 1
+                if t == e:
+                    port = port_of(b, p + 6, d)
+                    hp = hostport(b, a, p, False)
+                    if hp is None:
+                        return None
+                    return (None, hp[0], K_AUTH_OK, port, None, S_SIP, text(b, m + 16, q), None, S_REGISTER, None,
+                            None, S_REGISTERED, S_MESSAGES)
+            t = p
+        while t < e and is_space(b[t]):
+            t += 1
+        if t != e:
+            return None
+        hp = hostport(b, a, p, True)
+        if hp is None:
+            return None
+        return (None, hp[0], K_AUTH_OK, hp[1], None, S_SIP, text(b, m + 16, q), None, S_REGISTER, None, None,
+                S_REGISTERED, S_MESSAGES)
+
+    cdef object manager(self, const char* b, Py_ssize_t m, Py_ssize_t e):
+        """asterisk.manager(b[m:e]) (its regex: `ADDR (what) '(acct)'\\s*$`, the account up to the last
+        quote) when the text is that shape; else None."""
+        cdef Py_ssize_t p = m, w, o, q, t
+        cdef object hp, kind = None, what = None
+        cdef bytes wb
+        while p < e and not is_space(b[p]) and b[p] != 39:
+            p += 1
+        if p == m or p >= e or b[p] != 32:
+            return None
+        for wb, ws, kd in AMI_WHAT:
+            if starts(b, p + 1, e, wb, len(wb)):
+                what, kind = ws, kd
+                w = p + 1 + len(wb)
+                break
+        if what is None or not starts(b, w, e, b" '", 2):
+            return None
+        o = w + 1
+        q = e - 1
+        while q > o and b[q] != 39:
+            q -= 1
+        if q <= o:
+            return None
+        t = q + 1
+        while t < e and is_space(b[t]):
+            t += 1
+        if t != e:
+            return None
+        hp = hostport(b, m, p, False)
+        if hp is None:
+            return None
+        return (None, hp[0], kind, hp[1], None, S_AMI, text(b, o + 1, q), None, None, None, None, what, S_MESSAGES)
+
+
 cdef Py_ssize_t addr_rest(const char* b, Py_ssize_t q, Py_ssize_t e, Py_ssize_t* parts):
     """After `...Address="IPV4`: `/[A-Z]+/[^"/]*/\\d+"`; returns the index after the closing quote, or -1.
     `parts`: (transport end, host start, host end, port start), the transport starting at q + 1."""
@@ -752,12 +837,15 @@ cdef class ChunkReader:
         self.starts3 = {k.encode("ascii") for k in starts if len(k) == 3}
         self.max_join, self.reach, self.block = max_join, reach, block
         for msg, fn in (("Registration from '", _ast.chan_sip_registration), ("Request ", _ast.pjsip_distributor),
-                        ("Call from '", _ast.call_rejected), ("anonymous: Call (", _ast.call_rejected)):
+                        ("Call from '", _ast.call_rejected), ("anonymous: Call (", _ast.call_rejected),
+                        ("1.2.3.4 failed to authenticate as '", _ast.manager)):
             if not pick(msg) or pick(msg)[0] is not fn:
-                raise ImportError(f"the compiled reader's formats no longer match the stream's: {msg!r}")
+                raise RuntimeError(f"the compiled reader's formats no longer match the stream's: {msg!r}")
+        if pick("Registered SIP '") != (_ast.chan_sip_registration, _ast.registered):
+            raise RuntimeError("the compiled reader's formats no longer match the stream's: 'Registered SIP'")
         for fn in (_ast.chan_sip_registration, _ast.pjsip_distributor, _ast.call_rejected):
             if fn not in _ast.PLAIN:
-                raise ImportError(f"the compiled reader mirrors a fast reader {fn.__name__} no longer has")
+                raise RuntimeError(f"the compiled reader mirrors a fast reader {fn.__name__} no longer has")
 
     def clean(self, str body, Py_ssize_t end, bint held, object line_cont, object call_dirty):
         """`LogStream._clean(body, end)` (but for its packet-dump state): may body[:end] be read in chunk
@@ -861,6 +949,8 @@ cdef class ChunkReader:
                             f = rd.distributor(b, ms, e)
                         elif starts(b, ms, e, b"Call", 4):
                             f = rd.call(b, ms, e)
+                        elif starts(b, ms, e, b"Registered SIP '", 16):
+                            f = rd.registered(b, ms, e)
                         else:
                             other = self.maybe_other(b, ms, e)
                             if other == 0:  # no format can read this message
@@ -869,6 +959,8 @@ cdef class ChunkReader:
                                 continue
                             if other == 2:
                                 f = rd.call(b, ms, e)
+                            elif other == 3:
+                                f = rd.manager(b, ms, e)
                         if f is not None:
                             kind = 1
                             f = new_event(f, 12, S_MESSAGES, file, lineno)
@@ -921,9 +1013,9 @@ cdef class ChunkReader:
             free(recs)
 
     cdef int maybe_other(self, const char* b, Py_ssize_t m, Py_ssize_t e):
-        """May a parser `pick` names read the message b[m:e], other than the three above? 0: none can;
+        """May a parser `pick` names read the message b[m:e], other than the ones above? 0: none can;
         1: yes; 2: PJSIP's "NAME: Call (" (call_rejected's other layout: a name without blanks or
-        quotes first, which the compiled call reader reads too). Besides the formats' STARTS, `pick`
+        quotes first, which the compiled call reader reads too); 3: AMI's (the compiled manager reader's). Besides the formats' STARTS, `pick`
         looks for two phrases anywhere, reduced here to where their parsers need them: that one,
         and AMI's "ADDR failed to authenticate as" and its siblings."""
         cdef Py_ssize_t p
@@ -941,7 +1033,7 @@ cdef class ChunkReader:
                 starts(b, p + 1, e, b"failed to authenticate as", 25)
                 or starts(b, p + 1, e, b"tried to authenticate with nonexistent user", 43)
                 or starts(b, p + 1, e, b"failed to pass IP ACL as", 24)):
-            return 1
+            return 3
         return 0
 
 

@@ -36,11 +36,11 @@ is read by the Python code above. tests/parsers/test_accel.py holds both loops e
 
 from __future__ import annotations
 
-import os
 import re
 from collections import deque
 from collections.abc import Callable
 
+from .. import compiled
 from ..events import Event, Kind
 from ..timefmt import Clock
 from . import asterisk, freeswitch, security
@@ -791,13 +791,8 @@ def _call_dirty(body: str, s: int, e: int) -> bool:
 
 def _accelerator():  # noqa: ANN202 - a ChunkReader, which exists only where it was built
     """The compiled chunk loop, or None: not built here (no compiler at install), or SIPWARDEN_PURE set."""
-    if os.environ.get("SIPWARDEN_PURE", "") not in ("", "0"):
-        return None
-    try:
-        from ._accel import ChunkReader
-    except ImportError:
-        return None
-    return ChunkReader(TRIGGERS, tuple(_STARTS), MAX_JOIN, REACH, _BLOCK, pick)
+    accel = compiled.load("sipwarden.parsers._accel")
+    return accel.ChunkReader(TRIGGERS, tuple(_STARTS), MAX_JOIN, REACH, _BLOCK, pick) if accel is not None else None
 
 
 ACCEL = _accelerator()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 
+from .. import compiled
 from ..events import Event
 
 REORDER_SLACK = 30.0  # seconds an event may arrive late (in file order) and still be placed right
@@ -41,6 +42,14 @@ def reorder(events: Iterable[Event], slack: float = REORDER_SLACK) -> Iterator[t
             yield pop(heap)
     while heap:
         yield pop(heap)
+
+
+_reorder_py = reorder
+_ACCEL = compiled.load("sipwarden.pipeline._accel")
+if _ACCEL is not None:
+    def reorder(events: Iterable[Event], slack: float = REORDER_SLACK) -> Iterator[tuple[float, int, Event]]:
+        """The same, compiled (pipeline/_accel.pyx): no Python frame per event."""
+        return _ACCEL.Reorder(events, slack)
 
 
 def merge(streams: list[Iterator[tuple[float, int, Event]]]) -> Iterator[Event]:

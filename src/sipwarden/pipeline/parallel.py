@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from .. import compiled
 from ..config import Config
 from ..events import Event, Kind
 from ..parsers.stream import MAX_JOIN, MAX_SPLIT, LogStream
@@ -35,7 +36,7 @@ from .serial import CHUNK, feed_all, log_stream, serial_batches
 _new = tuple.__new__
 
 PARALLEL_MIN = 8 << 20  # bytes: below this, starting a process costs more than it saves
-MAIN_SHARE = 0.35  # this process also runs the engine and reads the spool: the smaller range (tuned on 2 cores)
+MAIN_SHARE = 0.45  # this process also runs the engine and reads the spool (split measured: bench/README.md)
 CUT_QUIET = 2 * MAX_JOIN + 1  # lines before a cut without any security event text (and more than MAX_SPLIT chars)
 CUT_SEARCH = 1 << 20  # bytes after the target in which to look for a cut
 _SPOOL_BATCH = 4096  # events per marshalled record
@@ -112,14 +113,25 @@ def _worker(log: LogFile, cfg: Config, start: int, end: int, out: BinaryIO) -> N
     out.flush()
 
 
+_ACCEL = compiled.load("sipwarden.pipeline._accel")  # `_columns` and `_events` compiled, where built
 _KINDS = list(Kind)
 _KIND_AT = {k: i for i, k in enumerate(_KINDS)}
 
 
 def _columns(evs: list[Event]) -> list:
     """Events as marshal can write them (no Kind, no file): cheaper in columns than tuple by tuple."""
+    if _ACCEL is not None:
+        return _ACCEL.columns(evs, _KIND_AT)
     at = _KIND_AT
     return [[e[:2] for e in evs], [at[e[2]] for e in evs], [e[3:13] for e in evs], [e[14] for e in evs]]
+
+
+def _events(rec: list, file: str, first: int) -> list[Event]:
+    """The Events of one spool record, their line numbers counted from `first` (the lines before the cut)."""
+    if _ACCEL is not None:
+        return _ACCEL.events(rec, _KINDS, file, first)
+    kinds = _KINDS
+    return [_new(Event, (*a, kinds[k], *b, file, n + first)) for a, k, b, n in zip(*rec, strict=True)]
 
 
 def _record(out: BinaryIO, obj: list | tuple) -> None:
@@ -198,12 +210,10 @@ def parallel_batches(log: LogFile, cfg: Config, counter: dict | None, search: in
                       and (clock.last is None or not st[3]) and stream.at_rest)  # no packet dump open nor about to
             if usable:
                 first = stream.lines
-                file = log.path
-                kinds = _KINDS
                 for rec in _records(spool):
                     if isinstance(rec, tuple):
                         break
-                    yield [_new(Event, (*a, kinds[k], *b, file, n + first)) for a, k, b, n in zip(*rec, strict=True)]
+                    yield _events(rec, log.path, first)
                 extra = (st[0], st[1])
                 used = True
             else:  # read the second range here, continuing this parser: exact, just not parallel
