@@ -136,8 +136,9 @@ def test_class9_engine_drives_past_every_bound_and_never_raises(monkeypatch):
         eng.feed(_ev(t, f"10.200.{i % 256}.{i // 256 % 250 + 1}", Kind.UNKNOWN_ACCOUNT, account=f"d{i}"))
         eng.feed(_ev(t, ip, Kind.AUTH_OK, account=f"c{i}"))
     assert eng.errors == 0
-    assert len(eng.wire.nets) <= 50 and len(eng.wire.pending) <= 50
-    assert len(eng.distributed.by_account) <= 50 and len(eng.distributed.by_net) <= 50
+    d = eng.detectors
+    assert len(d["wire_net"].nets) <= 50 and len(d["rechallenged"].pending) <= 50
+    assert len(d["distributed_account"].by_account) <= 50 and len(d["distributed_net"].by_net) <= 50
     assert len(eng.sources) <= cfg.max_tracked + 1
 
 

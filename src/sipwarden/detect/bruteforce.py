@@ -17,19 +17,36 @@ tool's pace (all within `flood_burst_window`) and more accounts than an office r
 from __future__ import annotations
 
 from ..config import DetectConfig
-from ..events import Event
-from .state import Source
+from ..events import Event, Reason
+from .detector import Finding
+from .state import Context, Source
 
 
-def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
+class Bruteforce:
+    """Wrong credentials (AUTH_FAILED), ACL failures and bad requests counted per source and origin."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def observe(self, src: Source, ev: Event, t: float) -> Finding | None:
+        why = failure(src, ev.origin, ev.account, t, self.ctx.cfg)
+        return Finding(Reason.BRUTEFORCE, why) if why else None
+
+    def login(self, src: Source, ev: Event, t: float) -> None:
+        if src.fails and ev[6] is not None:
+            forgive(src, ev[6])
+
+
+def failure(src: Source, origin: str | None, account: str | None, t: float, cfg: DetectConfig) -> str | None:
+    """Count one failure of `account` from `origin`; why it decides, if it does."""
     if src.ok_accounts:
-        n = src.window("stale", ev.origin, cfg.findtime, cfg.bruteforce_maxretry * cfg.stale_factor).add(t)
+        n = src.window("stale", origin, cfg.findtime, cfg.bruteforce_maxretry * cfg.stale_factor).add(t)
         if n >= cfg.bruteforce_maxretry * cfg.stale_factor:
-            if ev.account is not None and ev.account in src.ok_accounts:
-                return f"{n} failures in {cfg.findtime:g}s on account {ev.account} it had logged into"
+            if account is not None and account in src.ok_accounts:
+                return f"{n} failures in {cfg.findtime:g}s on account {account} it had logged into"
             return f"{n} failures in {cfg.findtime:g}s from a source with logins"
         return None
-    n = src.window("fail", ev.origin, cfg.findtime, cfg.bruteforce_maxretry).add(t)
+    n = src.window("fail", origin, cfg.findtime, cfg.bruteforce_maxretry).add(t)
     if n >= cfg.bruteforce_maxretry:
         return f"{n} authentication failures within {cfg.findtime:g}s"
     return None

@@ -16,35 +16,36 @@ from operator import attrgetter
 
 from ..addr import AddressSet
 from ..config import DetectConfig
-from ..events import FAILURE_KINDS, Event, Kind, Reason, Verdict, iso
-from . import bruteforce, enumeration, flood, tollfraud
-from .distributed import Distributed
-from .state import MAX_ACCOUNTS_KEPT, NO_ACCOUNTS_TRIED, Source
-from .wire import _PROVEN, WireDetector
-
-# Events that are a login or an attempt at one (what `registrations_from` limits).
-AUTH_KINDS = frozenset({Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED, Kind.CHALLENGE_SENT, Kind.AUTH_OK})
-# PBX kinds whose logs never show a successful login (FreeSWITCH logs challenges, not successes)
-NO_VISIBLE_SUCCESS = frozenset({"FreeSWITCH"})
+from ..events import Event, Kind, Reason, Verdict, iso
+from . import bruteforce, tollfraud
+from .detector import Detector, Finding, Forgets, TakesBack
+from .registry import CALLER_NAMED, REGISTRY, Entry
+from .state import MAX_ACCOUNTS_KEPT, NO_ACCOUNTS_TRIED, Context, Source, proves
 
 SWEEP_EVERY = 8192  # events between sweeps of idle sources
+# Bound once for the per-event paths: on Python 3.11 each `Kind.X` is a ~50 ns lookup on the enum class.
+_TAMPER, _AUTH_OK, _AUTH_FAILED, _CALL_REJECTED = Kind.TAMPER, Kind.AUTH_OK, Kind.AUTH_FAILED, Kind.CALL_REJECTED
+_COMPROMISE = Reason.COMPROMISE
 _LAST = attrgetter("last")
+_Observe = Callable[[Source, Event, float], "Finding | None"]
 
 
 class Engine:
-    def __init__(self, cfg: DetectConfig | None = None, whitelist: AddressSet | None = None) -> None:
+    def __init__(self, cfg: DetectConfig | None = None, whitelist: AddressSet | None = None,
+                 registry: tuple[Entry, ...] = REGISTRY) -> None:
         self.cfg = cfg or DetectConfig()
         self.whitelist = whitelist or AddressSet()
+        self.ctx = Context(self.cfg, self.whitelist)  # what the detectors read besides the source
+        self.registry = registry
+        self.detectors: dict[str, Detector] = {e.name: e.make(self.ctx) for e in registry}
+        self._route: dict[Kind | str, tuple[_Observe, ...]] = {}  # event kind -> its detectors' observe
+        self._on_login: tuple[Callable[[Source, Event, float], None], ...] = ()
+        self._route_detectors()
         self.sources: dict[str, Source] = {}
-        self.distributed = Distributed(self.cfg)
-        self.wire = WireDetector(self.cfg)  # requests seen on the wire; evidence strength
         self.verdicts: dict[str, Verdict] = {}  # first verdict per address or network
         self.tamper = 0
         self.events = 0
         self.errors = 0  # events an unexpected error dropped (never raised to the caller)
-        self.registrations = AddressSet(self.cfg.registrations_from) if self.cfg.registrations_from else None
-        self.canaries = frozenset(self.cfg.canary_accounts)
-        self.success_seen: set[tuple[str | None, str | None]] = set()  # (origin, service) that showed a login
         # Is this address banned right now (by this node, an operator or the fleet)? The daemon sets it
         # from its ban service: a login from a banned address is a cracked account. None in scans.
         self.banned: Callable[[str, float], bool] | None = None
@@ -55,12 +56,19 @@ class Engine:
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
 
+    def _route_detectors(self) -> None:
+        """Which enabled detectors observe which kinds, in registry order (the rank of their findings)."""
+        on = [e for e in self.registry if e.enabled(self.cfg)]
+        kinds = {k for e in self.registry for k in e.kinds}
+        self._route = {k: tuple(self.detectors[e.name].observe for e in on if k in e.kinds) for k in kinds}
+        self._on_login = tuple(d.login for e in on if isinstance(d := self.detectors[e.name], TakesBack))
+
     def reconfigure(self, cfg: DetectConfig, whitelist: AddressSet) -> None:
         """New thresholds and whitelist (a config reload); what is known about each source is kept."""
-        self.cfg = self.distributed.cfg = self.wire.cfg = cfg
+        self.cfg = cfg
         self.whitelist = whitelist
-        self.registrations = AddressSet(cfg.registrations_from) if cfg.registrations_from else None
-        self.canaries = frozenset(cfg.canary_accounts)
+        self.ctx.configure(cfg, whitelist)
+        self._route_detectors()
         self._idle = max(cfg.findtime, cfg.flood_window, cfg.distributed_window)
 
     def feed_many(self, events: Iterable[Event]) -> list[Verdict]:
@@ -79,7 +87,7 @@ class Engine:
         try:
             ip = ev[1]
             if ip is None:
-                if ev[2] is Kind.TAMPER:
+                if ev[2] is _TAMPER:
                     self.tamper += 1
                 return []
             t = ev[0]
@@ -129,10 +137,10 @@ class Engine:
                 self._sweep()
             if src.verdict is not None:  # decided: later events only add to its figures...
                 v = src.verdict
-                if kind is Kind.AUTH_OK and ev[6] is not None and v.reason is not Reason.COMPROMISE and v.proven:
+                if kind is _AUTH_OK and ev[6] is not None and v.reason is not _COMPROMISE and v.proven:
                     return self._compromise(src, ev, t, f"after being judged an attacker ({v.reason})")
                 fails = src.fails
-                if fails is not None and kind is Kind.AUTH_FAILED:  # ...and the failures a login would follow
+                if fails is not None and kind is _AUTH_FAILED:  # ...and the failures a login would follow
                     key = (origin, ev[6])
                     n = fails.get(key)
                     if n is not None:
@@ -144,79 +152,86 @@ class Engine:
             return []
 
     def _detect(self, src: Source, ev: Event, t: float) -> list[Verdict]:
-        cfg = self.cfg
-        kind = ev.kind
-        if kind is Kind.REQUEST:
-            return self.wire.request(self, src, ev, t)
-        found: list[tuple[Reason, str]] = self.wire.note(src, ev, t)
-        declared = self._declared(src, ev, kind) if self.canaries or self.registrations is not None else None
-        if kind is Kind.AUTH_OK:
-            self.success_seen.add((ev.origin, ev.service))
-            if ev.account is not None:
-                n = src.failures_on(ev.account)
-                if n >= cfg.compromise_failures and ev.account not in src.ok_accounts:
+        """Run the detectors the registry routes `ev`'s kind to; make verdicts of their findings."""
+        if not src.proven and proves(ev):
+            src.proven = True
+        kind = ev[2]
+        if kind is _AUTH_FAILED:
+            acct = ev[6]
+            if acct is not None and acct not in src.ok_accounts:
+                src.failed(ev[12], acct)  # compromise evidence: a login on that account would follow it
+        elif kind is _CALL_REJECTED and not tollfraud.counts(ev):
+            kind = CALLER_NAMED
+        found: list[Finding] | None = None
+        for observe in self._route.get(kind, ()):
+            f = observe(src, ev, t)
+            if f is not None:
+                if found is None:
+                    found = [f]
+                else:
+                    found.append(f)
+        if kind is _AUTH_OK:  # a cracked account, or a phone whose evidence the detectors take back
+            account = ev[6]
+            if account is not None:
+                if src.failures_on(account) >= self.cfg.compromise_failures and account not in src.ok_accounts:
                     return self._compromise(src, ev, t, "")
                 if self.banned is not None and self.banned(src.ip, t):
                     return self._compromise(src, ev, t, "while banned")
-                bruteforce.forgive(src, ev.account)
-                src.login(ev.account)
-            flood.answered(src, ev.origin)
-            self.distributed.login(src.ip, t)
-            if declared is None:
-                return self._decide(src, found, t)
-        elif kind is Kind.CHALLENGE_SENT:
-            # a challenge counts only where a login would show: FreeSWITCH logs every re-registration's
-            # challenge and never the success, so there a challenge says nothing
-            if ev.service not in NO_VISIBLE_SUCCESS or (ev.origin, ev.service) in self.success_seen:
-                why = flood.challenge(src, ev.origin, t, cfg)
-                if why:
-                    found.append((Reason.FLOOD, why))
-        elif kind is Kind.AUTH_FAILED or kind is Kind.ACL_FAILED or kind is Kind.BAD_REQUEST:
-            if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
-                src.failed(ev.origin, ev.account)
-            why = bruteforce.observe(src, ev, t, cfg)
-            if (why and cfg.login_grace > 0 and kind is Kind.AUTH_FAILED and not src.ok_accounts
-                    and bruteforce.spread(src, ev.origin, cfg)):
-                if len(src.fails or ()) >= cfg.bruteforce_maxretry * cfg.stale_factor:
-                    self._pending.pop(src.ip, None)  # more accounts than an office re-logs at once: decide
-                elif src.ip in self._pending:
-                    why = None  # already waiting: the grace is not extended
-                else:
-                    due = t + cfg.login_grace
-                    self._pending[src.ip] = (due, f"{why}, each on another account, none logged into within "
-                                                  f"{cfg.login_grace:g}s")
-                    self._due = min(self._due, due)
-                    why = None
-            if why:
-                found.append((Reason.BRUTEFORCE, why))
-        elif kind is Kind.UNKNOWN_ACCOUNT:
-            why = enumeration.observe(src, ev, t, cfg)
-            if why:
-                found.append((Reason.ENUMERATION, why))
-        elif kind is Kind.CALL_REJECTED:
-            if not tollfraud.counts(ev):  # the PBX's own trunk or phone, or a duplicate that names nobody
-                return self._decide(src, [declared] + found if declared else found, t)
-            why = tollfraud.observe(src, ev, t, cfg)
-            if why:
-                found.append((Reason.TOLLFRAUD, why))
-        if ev.fingerprint is not None and cfg.fingerprints:
-            found.insert(0, (Reason.SCANNER, f"attack tool fingerprint: {ev.fingerprint}"))
-        if kind in FAILURE_KINDS:
-            why = flood.burst(src, ev.origin, t, cfg)
-            if why:
-                found.append((Reason.FLOOD, why))
-        if declared is not None:
-            found.insert(0, declared)
-        out = self._decide(src, found, t)
-        if kind is Kind.AUTH_FAILED and ev.account is not None and ev.account not in src.ok_accounts:
-            out.extend(self._distributed_account(ev.account, src.ip, t))
-        if kind in FAILURE_KINDS:
-            net = self.distributed.net_failure(src.ip, t)
-            if net is not None and net not in self.whitelist:
-                v = self.wire.strength(src, src.to_verdict(
-                    Reason.DISTRIBUTED, t, f"{self.cfg.subnet_sources} or more failing sources in {net}", ip=net))
-                self.verdicts.setdefault(net, v)
-                out.append(v)
+            for login in self._on_login:
+                login(src, ev, t)
+            if account is not None:
+                src.login(account)
+            self.ctx.logged_in(src.ip, t)
+        if found is None:
+            return []
+        if kind is _AUTH_FAILED and self.cfg.login_grace > 0 and not src.ok_accounts:
+            self._grace(src, ev, t, found)
+        return self._judge(src, found, t, ev[6])
+
+    def _grace(self, src: Source, ev: Event, t: float, found: list[Finding]) -> None:
+        """Failures each on another account, paced like phones (`bruteforce.spread`): the verdict waits
+        `login_grace` for logins that take them back (an office NAT after a password change), unless
+        more accounts failed than an office re-logs at once. Its finding is taken out while it waits."""
+        cfg = self.cfg
+        i = next((i for i, f in enumerate(found) if f.reason is Reason.BRUTEFORCE), None)
+        if i is None or not bruteforce.spread(src, ev[12], cfg):
+            return
+        if len(src.fails or ()) >= cfg.bruteforce_maxretry * cfg.stale_factor:
+            self._pending.pop(src.ip, None)  # more accounts than an office re-logs at once: decide
+            return
+        why = found.pop(i).why
+        if src.ip not in self._pending:  # already waiting: the grace is not extended
+            due = t + cfg.login_grace
+            self._pending[src.ip] = (due, f"{why}, each on another account, none logged into within "
+                                          f"{cfg.login_grace:g}s")
+            self._due = min(self._due, due)
+
+    def _judge(self, src: Source, found: list[Finding], t: float, account: str | None = None) -> list[Verdict]:
+        """Verdicts of an undecided source's findings: the first about it decides it; then each
+        network found (judged on the source's figures) and each peer (on its own, unless it logged
+        into `account`). The first verdict on an address or network stands."""
+        out: list[Verdict] = []
+        for f in found:
+            if f.net is None and not f.peers:
+                if src.verdict is None:
+                    v = src.verdict = src.to_verdict(f.reason, t, f.why)
+                    self.verdicts.setdefault(src.ip, v)
+                    out.append(v)
+                break
+        for f in found:
+            if f.net is not None:
+                if f.net not in self.whitelist:
+                    v = src.to_verdict(f.reason, t, f.why, ip=f.net)
+                    self.verdicts.setdefault(f.net, v)
+                    out.append(v)
+            elif f.peers:
+                for ip in f.peers:
+                    s = self.sources.get(ip)
+                    if s is None or s.verdict is not None or (account is not None and account in s.ok_accounts):
+                        continue
+                    v = s.verdict = s.to_verdict(f.reason, t, f.why)
+                    self.verdicts.setdefault(ip, v)
+                    out.append(v)
         return out
 
     def _release(self, t: float) -> list[Verdict]:
@@ -230,29 +245,9 @@ class Engine:
             if src is None or src.verdict is not None:
                 continue
             if bruteforce.still_guilty(src) >= self.cfg.bruteforce_maxretry:
-                out.extend(self._decide(src, [(Reason.BRUTEFORCE, why)], min(due, self.now)))
+                out.extend(self._judge(src, [Finding(Reason.BRUTEFORCE, why)], min(due, self.now)))
         self._due = min((d for d, _ in self._pending.values()), default=float("inf"))
         return out
-
-    def _decide(self, src: Source, found: list[tuple[Reason, str]], t: float) -> list[Verdict]:
-        if not found or src.verdict is not None:
-            return []
-        reason, why = found[0]
-        src.verdict = self.wire.strength(src, src.to_verdict(reason, t, why))
-        self.verdicts.setdefault(src.ip, src.verdict)
-        return [src.verdict]
-
-    def _declared(self, src: Source, ev: Event, kind: Kind) -> tuple[Reason, str] | None:
-        """What the operator declared beats thresholds: a canary account touched, or a login
-        attempted from outside the networks phones register from (both off by default)."""
-        if self.canaries:
-            for acct in (ev.account, ev.target):
-                if acct is not None and acct in self.canaries:
-                    return (Reason.CANARY, f"touched canary account {acct}")
-        if (self.registrations is not None and kind in AUTH_KINDS and ev.method != "INVITE"
-                and src.ip not in self.registrations):
-            return (Reason.OUTSIDER, f"{kind} from outside registrations_from")
-        return None
 
     def _compromise(self, src: Source, ev: Event, t: float, why: str) -> list[Verdict]:
         """A login that follows failures (or a ban): the account is probably cracked. Ranks above
@@ -264,26 +259,11 @@ class Engine:
         base = src.to_verdict(Reason.COMPROMISE, t, f"logged into account {account} {why} (first success {iso(t)})")
         counts = dict(base.counts)
         counts["failures_before"] = n
-        v = self.wire.strength(src, dataclasses.replace(base, accounts=(account,) + tuple(
-            a for a in base.accounts if a != account), counts=counts))
+        v = dataclasses.replace(base, accounts=(account,) + tuple(a for a in base.accounts if a != account),
+                                counts=counts)
         src.verdict = v
         self.verdicts[src.ip] = v
         return [v]
-
-    def _distributed_account(self, account: str, ip: str, t: float) -> list[Verdict]:
-        ips = self.distributed.account_failure(account, ip, t)
-        if not ips:
-            return []
-        out = []
-        for other in ips:
-            s = self.sources.get(other)
-            if s is None or s.verdict is not None or account in s.ok_accounts:
-                continue
-            s.verdict = self.wire.strength(s, s.to_verdict(
-                Reason.DISTRIBUTED, t, f"one of {self.cfg.distributed_sources} or more sources guessing account {account}"))
-            self.verdicts.setdefault(other, s.verdict)
-            out.append(s.verdict)
-        return out
 
     def source(self, ip: str) -> Source | None:
         return self.sources.get(ip)
@@ -294,8 +274,9 @@ class Engine:
         self.sources.pop(ip, None)
         self.verdicts.pop(ip, None)
         self._pending.pop(ip, None)
-        self.distributed.forget(ip)
-        self.wire.flagged_nets.discard(ip)
+        for d in self.detectors.values():
+            if isinstance(d, Forgets):
+                d.forget(ip)
 
     def _sweep(self, force: bool = False) -> None:
         """Forget sources idle for longer than every window: they can no longer trigger anything.
@@ -333,7 +314,7 @@ class Engine:
         out = s.to_verdict(v.reason, v.at, v.evidence)
         if v.reason is Reason.COMPROMISE:
             out = dataclasses.replace(out, accounts=v.accounts, counts={**out.counts, **v.counts})
-        return self.wire.strength(s, out)
+        return out
 
     def report(self) -> list[Verdict]:
         """Every verdict so far, one per address or network, with final figures: compromised accounts
@@ -359,4 +340,4 @@ def _evidence(s: Source) -> int:
         return 3
     if s.total <= 1:
         return 0
-    return 2 if _PROVEN in s.win else 1
+    return 2 if s.proven else 1

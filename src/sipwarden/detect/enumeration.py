@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from ..config import DetectConfig
-from ..events import Event
-from .state import Source
+from ..events import Event, Reason
+from .detector import Finding
+from .state import Context, Source
 
 
-def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
-    w = src.keyed("unknown", ev.origin, cfg.findtime, max(cfg.enumeration_accounts, cfg.enumeration_maxretry))
-    w.add(t, ev.account or "")
-    if w.distinct >= cfg.enumeration_accounts:
-        return f"{w.distinct} distinct unknown accounts tried within {cfg.findtime:g}s"
-    if len(w) >= cfg.enumeration_maxretry:
-        return f"{len(w)} unknown-account failures within {cfg.findtime:g}s"
-    return None
+class Enumeration:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def observe(self, src: Source, ev: Event, t: float) -> Finding | None:
+        cfg = self.ctx.cfg
+        w = src.keyed("unknown", ev.origin, cfg.findtime, max(cfg.enumeration_accounts, cfg.enumeration_maxretry))
+        w.add(t, ev.account or "")
+        if w.distinct >= cfg.enumeration_accounts:
+            return Finding(Reason.ENUMERATION, f"{w.distinct} distinct unknown accounts tried within {cfg.findtime:g}s")
+        if len(w) >= cfg.enumeration_maxretry:
+            return Finding(Reason.ENUMERATION, f"{len(w)} unknown-account failures within {cfg.findtime:g}s")
+        return None

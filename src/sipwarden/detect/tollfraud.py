@@ -3,9 +3,9 @@ behind trunk prefixes (9, 00, 011, 9011, +, ...), from sources that are not logg
 
 from __future__ import annotations
 
-from ..config import DetectConfig
-from ..events import NO_EXTENSION_MATCH, Event
-from .state import Source
+from ..events import NO_EXTENSION_MATCH, Event, Reason
+from .detector import Finding
+from .state import Context, Source
 
 
 def international(target: str | None, prefixes: tuple[str, ...]) -> bool:
@@ -29,12 +29,20 @@ def counts(ev: Event) -> bool:
     return ev.account is None and ev.detail != NO_EXTENSION_MATCH
 
 
-def observe(src: Source, ev: Event, t: float, cfg: DetectConfig) -> str | None:
-    n = src.window("calls", ev.origin, cfg.findtime, cfg.call_maxretry).add(t)
-    if international(ev.target, cfg.tollfraud_prefixes):
-        k = src.window("intl", ev.origin, cfg.findtime, cfg.tollfraud_maxretry).add(t)
-        if k >= cfg.tollfraud_maxretry:
-            return f"{k} rejected calls to international-looking numbers within {cfg.findtime:g}s (last {ev.target})"
-    if n >= cfg.call_maxretry:
-        return f"{n} rejected calls within {cfg.findtime:g}s"
-    return None
+class Tollfraud:
+    """Rejected calls (CALL_REJECTED that `counts`) per source, those to international numbers apart."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def observe(self, src: Source, ev: Event, t: float) -> Finding | None:
+        cfg = self.ctx.cfg
+        n = src.window("calls", ev.origin, cfg.findtime, cfg.call_maxretry).add(t)
+        if international(ev.target, cfg.tollfraud_prefixes):
+            k = src.window("intl", ev.origin, cfg.findtime, cfg.tollfraud_maxretry).add(t)
+            if k >= cfg.tollfraud_maxretry:
+                return Finding(Reason.TOLLFRAUD, f"{k} rejected calls to international-looking numbers within "
+                                                 f"{cfg.findtime:g}s (last {ev.target})")
+        if n >= cfg.call_maxretry:
+            return Finding(Reason.TOLLFRAUD, f"{n} rejected calls within {cfg.findtime:g}s")
+        return None
