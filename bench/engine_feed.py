@@ -18,7 +18,7 @@ import time
 
 from sipwarden.config import Config
 from sipwarden.detect.engine import Engine
-from sipwarden.scan import merged
+from sipwarden.pipeline.scan import merged
 from sipwarden.sources.logfile import open_log
 
 

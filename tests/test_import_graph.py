@@ -18,11 +18,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "sipwarden"
 
 # Edges known to be on their way out, each with who removes it. Empty is the goal.
-ALLOWED: set[tuple[str, str]] = {
-    # TEMPORARY: detect/wire.py's TYPE_CHECKING import of the Engine, the last edge of the engine <-> wire
-    # detector cycle the detect lane of issue 13 is removing; delete this line when that lands.
-    ("sipwarden.detect.wire", "sipwarden.detect.engine"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def modules(src: Path = SRC) -> dict[str, tuple[Path, bool]]:
