@@ -1,6 +1,6 @@
 """The one ban path (daemon/bans.py): policy, escalation from in-memory offences, whitelist, the
 store (real SQLite) and the kernel (dry-run backend, on its worker thread), listeners, and the
-pipeline's entry. Pure Python, no root: the nftables path is covered by the system tests."""
+detection's entry (daemon/detection.py). Pure Python, no root: the nftables path is covered by the system tests."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from sipwarden.config import BanConfig, Config, WhitelistConfig
 from sipwarden.daemon.bans import BanChange, BanService
+from sipwarden.daemon.detection import Detection
 from sipwarden.daemon.errors import StageErrors
-from sipwarden.daemon.pipeline import Pipeline
 from sipwarden.daemon.service import ban_service
 from sipwarden.daemon.status import Status
 from sipwarden.detect.engine import Engine
@@ -160,11 +160,11 @@ def failures(ip: str, n: int, t: float = T0) -> list[Event]:
     return [Event(t + i, ip, Kind.AUTH_FAILED, account="100", origin="messages") for i in range(n)]
 
 
-def test_pipeline_decides_once_per_turn_and_an_engine_error_loses_only_its_event(svc):
+def test_detection_decides_once_per_turn_and_an_engine_error_loses_only_its_event(svc):
     make, store = svc
     s = make()
     engine = Engine(config().detect, s.policy.whitelist)
-    p = Pipeline(engine, s, s.journal, s.errors, clock=lambda: T0)
+    p = Detection(engine, s, s.journal, s.errors, clock=lambda: T0)
     real = engine.feed
 
     def feed(ev: Event) -> list[Verdict]:

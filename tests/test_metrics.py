@@ -1,4 +1,4 @@
-"""Metrics: the ban latency counts from the deciding events reaching the pipeline to the kernel."""
+"""Metrics: the ban latency counts from the deciding events reaching detection to the kernel."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sipwarden.events import Event, Kind
 from sipwarden.metrics import Metrics
 
 
-def test_latency_from_pipeline_to_kernel():
+def test_latency_from_detection_to_kernel():
     now = [100.0]
     m = Metrics(clock=lambda: now[0])
     barriers: list[Future] = []

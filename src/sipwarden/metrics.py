@@ -1,7 +1,7 @@
 """Prometheus metrics of the daemon (prometheus-client), served at GET /metrics.
 
 Counters that only exist as events happen (bans by reason, the ban latency histogram, events by
-kind) are kept here, fed by the ban path's listeners and the pipeline's feed; everything the
+kind) are kept here, fed by the ban path's listeners and the detection's feed; everything the
 daemon already counts (lines, errors per stage, the firewall, the wire sources, notifications) is
 read from its parts at scrape time by a custom collector, so there is one count of each thing.
 """
@@ -20,7 +20,7 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-# ban latency: the deciding line's events reach the pipeline (the turn that read them) -> the kernel has the ban
+# ban latency: the deciding line's events reach detection (the turn that read them) -> the kernel has the ban
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WIRE_GAUGES = frozenset({"ami_connected", "pbx_addresses"})  # wire status values that are states, not counts
 _kind = itemgetter(2)
@@ -36,19 +36,19 @@ class Metrics:
         self.unbans = PromCounter("sipwarden_unbans", "Bans ended, by who or what ended them", ["by"],
                                   registry=self.registry)
         self.latency = Histogram("sipwarden_ban_latency_seconds", "Automatic bans: the deciding line's events "
-                                 "reaching the pipeline -> the kernel transaction done", buckets=LATENCY_BUCKETS,
+                                 "reaching detection -> the kernel transaction done", buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
         self.events_by_kind: Counter[str] = Counter()
         self._pending: dict[float, list] = {}  # decision time -> [bans, read time] waiting for the kernel
-        self._turn: float | None = None  # when this loop turn's first events reached the pipeline
+        self._turn: float | None = None  # when this loop turn's first events reached detection
         self.daemon = None
 
     # -- feeding ---------------------------------------------------------------------------------
 
     def counting(self, feed: Callable[[list], None]) -> Callable[[Iterable], None]:
-        """Wrap the pipeline's feed: events are counted by kind (at C speed, per batch), and the
+        """Wrap the detection's feed: events are counted by kind (at C speed, per batch), and the
         time the first batch of a loop turn arrived is kept: the verdicts it yields are decided at
-        the end of that turn, so a ban's latency counts from its lines reaching the pipeline."""
+        the end of that turn, so a ban's latency counts from its lines reaching detection."""
         kinds = self.events_by_kind
         clock = self.clock
 
@@ -123,7 +123,7 @@ class _DaemonCollector(Collector):
             ev.add_metric([str(kind)], n)
         yield ev
         vr = CounterMetricFamily("sipwarden_verdicts", "Verdicts of the detectors, by reason", labels=["reason"])
-        for reason, n in sorted(d.pipeline.reasons.items()):
+        for reason, n in sorted(d.detection.reasons.items()):
             vr.add_metric([reason], n)
         yield vr
         er = CounterMetricFamily("sipwarden_errors", "Errors caught, by stage", labels=["stage"])

@@ -148,9 +148,9 @@ class Api:
         return _j({"ip": target, "lifted": lifted, "firewall_error": self.d.bans.kernel.error}, 200 if lifted else 404)
 
     async def _history(self) -> None:
-        """Let the store catch up with the history the pipeline still holds (at most a second's worth),
+        """Let the store catch up with the history detection still holds (at most a second's worth),
         so a chart or list read now includes the events that made the latest ban."""
-        self.d.pipeline.flush_history()
+        self.d.detection.flush_history()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.wrap_future(self.d.bans.journal.barrier()), KERNEL_WAIT)
 

@@ -1,8 +1,8 @@
-"""`sipwarden run`, the daemon, as a pipeline. The modules in the order data flows:
+"""`sipwarden run`, the daemon. The modules in the order data flows:
 
     logs.py        followed log files (and their backlog, merged in event-time order) -> lines -> events
     (sources/)     HEP, live capture, AMI -> events (sources/network.py)
-    pipeline.py    Pipeline.feed(events): the one entry for events from any source -> engine -> verdicts,
+    detection.py   Detection.feed(events): the one entry for events from any source -> engine -> verdicts,
                    decided once per loop turn
     bans.py        BanService: the one ban path (policy, whitelist, escalation from in-memory offences,
                    active bans in memory) for automatic, control-socket, offline, API and fleet bans;

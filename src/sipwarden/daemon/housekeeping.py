@@ -12,19 +12,19 @@ from collections.abc import Callable
 
 from .banlog import BanLog
 from .bans import BanService
+from .detection import Detection
 from .errors import StageErrors
 from .journal import Journal
 from .logs import LogSources
-from .pipeline import Pipeline
 
 TICK = 1.0
 POLL = 5.0  # safety re-read of every file even when inotify is quiet
 
 
 class Housekeeping:
-    def __init__(self, pipeline: Pipeline, bans: BanService, journal: Journal, logs: LogSources, banlog: BanLog,
+    def __init__(self, detection: Detection, bans: BanService, journal: Journal, logs: LogSources, banlog: BanLog,
                  errors: StageErrors, reconcile_interval: float, clock: Callable[[], float] = time.time) -> None:
-        self.pipeline, self.bans, self.journal, self.logs, self.banlog = pipeline, bans, journal, logs, banlog
+        self.detection, self.bans, self.journal, self.logs, self.banlog = detection, bans, journal, logs, banlog
         self.errors = errors
         self.reconcile_interval = reconcile_interval
         self.clock = clock
@@ -58,6 +58,6 @@ class Housekeeping:
             self.bans.reconcile(now)
 
     def _positions(self) -> None:
-        self.pipeline.decide()  # the bans of lines already read are queued before their position
-        self.pipeline.flush_history()
+        self.detection.decide()  # the bans of lines already read are queued before their position
+        self.detection.flush_history()
         self.journal.positions(self.logs.positions(), self.clock())

@@ -1,4 +1,4 @@
-"""Followed log files -> lines -> events, handed to the pipeline.
+"""Followed log files -> lines -> events, handed to detection.
 
 Live: the loop wakes on inotify and reads each changed file in slices of READ_BUDGET bytes; when
 more is waiting it comes back after the loop has served everything else (control socket,
@@ -33,7 +33,7 @@ log = logging.getLogger("sipwarden")
 # Work per loop turn: small enough that the control socket, housekeeping and the HEP receiver's
 # batches are served within a fraction of a second in a flood (a request takes a few turns).
 READ_BUDGET = 128 << 10  # bytes of new lines handled per file per loop turn (~900 lines)
-BACKLOG_EVENTS = 2_000  # backlog events handed to the pipeline per loop turn
+BACKLOG_EVENTS = 2_000  # backlog events handed to detection per loop turn
 
 
 class LogSources:

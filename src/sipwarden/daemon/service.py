@@ -22,13 +22,13 @@ from . import DB_NAME, SOCKET_NAME
 from .banlog import BanLog
 from .bans import BanService, whitelist
 from .control import ControlServer
+from .detection import Detection
 from .errors import StageErrors
 from .housekeeping import Housekeeping
 from .journal import Journal
 from .kernel import NOT_SET_UP, Kernel
 from .lock import StateLock
 from .logs import LogSources
-from .pipeline import Pipeline
 from .recovery import open_store
 from .status import Status
 
@@ -65,7 +65,7 @@ class Daemon:
     def status_report(self) -> dict:
         now = self.clock()
         k = self.bans.kernel
-        p, b = self.pipeline.counts, self.bans.counts
+        p, b = self.detection.counts, self.bans.counts
         summary = {"ok": True, "running": True, "pid": os.getpid(), "version": __version__,
                    "uptime": round(now - self.started, 1), "backend": self.cfg.ban.backend,
                    "firewall_error": k.error, "active_bans": self.bans.count(now),
@@ -132,18 +132,18 @@ class Daemon:
         bans.kernel.setup()
         self.engine = Engine(cfg.detect, bans.policy.whitelist)
         self.engine.banned = bans.is_banned  # a login from a banned address (here or by the fleet): compromise
-        self.pipeline = Pipeline(self.engine, bans, bans.journal, errors, clock)
+        self.detection = Detection(self.engine, bans, bans.journal, errors, clock)
         self.banlog = BanLog()
         bans.listeners.append(self.banlog)
         active = bans.load(clock())
         log.info("sipwarden %s started: backend %s, %d ban(s) restored, watching %s",
                  __version__, cfg.ban.backend, len(active), ", ".join(self.watch) or "nothing")
-        feed = self.pipeline.feed
-        self.fleet = None  # the fleet (Redis): another node's bans and events come in through bans/pipeline
+        feed = self.detection.feed
+        self.fleet = None  # the fleet (Redis): another node's bans and events come in through bans/detection
         if cfg.fleet.redis:
             from ..fleet.host import feeder, make_link
-            self.fleet = make_link(cfg, bans, self.pipeline, store, clock)
-            feed = feeder(self.fleet, self.pipeline.feed)  # this node's own events are shared
+            self.fleet = make_link(cfg, bans, self.detection, store, clock)
+            feed = feeder(self.fleet, self.detection.feed)  # this node's own events are shared
         from ..outputs import Outputs
         self.outputs = Outputs(self)  # metrics, notifications, HTTP (binds its port now: a bad one stops here)
         feed = self.outputs.counting(feed)
@@ -154,7 +154,7 @@ class Daemon:
         from ..sources.network import for_config
         self.wire = for_config(cfg, feed,  # HEP, live capture, AMI (none by default)
                                lambda ip: getattr(self.engine.sources.get(ip), "verdict", None) is not None)
-        for name, fn in (("files", self.logs.status), ("pipeline", self.pipeline.status), ("bans", bans.status),
+        for name, fn in (("files", self.logs.status), ("detection", self.detection.status), ("bans", bans.status),
                          ("kernel", bans.kernel.status), ("store", bans.journal.status), ("wire", self.wire.status),
                          ("errors", errors.status)):
             self.status.add(name, fn)
@@ -187,7 +187,7 @@ class Daemon:
             await self.fleet.start()
         await self.blocklists.start()
         await self.outputs.start()
-        self.housekeeping = Housekeeping(self.pipeline, bans, bans.journal, self.logs, self.banlog, errors,
+        self.housekeeping = Housekeeping(self.detection, bans, bans.journal, self.logs, self.banlog, errors,
                                          cfg.ban.reconcile_interval, clock)
         task = asyncio.create_task(self.housekeeping.run())
         sdnotify.notify("READY=1", f"STATUS={self.status_line()}")
@@ -206,8 +206,8 @@ class Daemon:
             await self.blocklists.stop()
             control.close()
             self.logs.stop(loop)
-            self.pipeline.decide()
-            self.pipeline.flush_history()
+            self.detection.decide()
+            self.detection.flush_history()
             bans.journal.positions(self.logs.positions(), clock())
             self.banlog.tick()
             await self.outputs.stop()  # the last digest and "stopped" go out; HTTP closes

@@ -1,6 +1,6 @@
 """`sipwarden status`: assembled from the sections each part contributes.
 
-A part registers `add(name, fn)`; `fn()` returns its dict ("logs", "pipeline", "bans", "kernel",
+A part registers `add(name, fn)`; `fn()` returns its dict ("logs", "detection", "bans", "kernel",
 "store", "wire", "errors", and later "http", "fleet", ...). A section that fails to report says so
 instead of failing the whole status. The summary keys the CLI prints come first.
 """

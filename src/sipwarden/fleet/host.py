@@ -1,12 +1,12 @@
-"""The fleet inside the daemon: the link's host is the one ban path and the one pipeline entry.
+"""The fleet inside the daemon: the link's host is the one ban path and the one entry for events.
 
 - another node's ban -> `BanService.apply(verdicts, now, origin="fleet:NODE")`: this node's policy
   (its whitelist always wins, an address already banned is left alone, its escalation ladder);
 - another node's unban -> `BanService.unban(ip, by="fleet:NODE")`;
-- another node's events -> `Pipeline.feed(events)` (their `file` says `fleet:NODE`);
+- another node's events -> `Detection.feed(events)` (their `file` says `fleet:NODE`);
 - this node's bans, and the unbans its operator makes, are published by a BanService listener; a
   change whose origin is the fleet is never published again (no echo between nodes);
-- this node's own events are published once the pipeline has them (`feed`), unless they decided.
+- this node's own events are published once detection has them (`feed`), unless they decided.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .messages import BanMessage
 
 if TYPE_CHECKING:
     from ..daemon.bans import BanChange, BanService
-    from ..daemon.pipeline import Pipeline
+    from ..daemon.detection import Detection
     from ..store.sqlite import Store
 
 
@@ -40,9 +40,9 @@ def verdict_of(msg: BanMessage, node: str) -> Verdict:
 
 
 class DaemonHost:
-    def __init__(self, bans: BanService, pipeline: Pipeline, store: Store) -> None:
+    def __init__(self, bans: BanService, detection: Detection, store: Store) -> None:
         self.bans = bans
-        self.pipeline = pipeline
+        self.detection = detection
         self.store = store
 
     def fleet_ban(self, node: str, bans: list[BanMessage], now: float) -> int:
@@ -52,7 +52,7 @@ class DaemonHost:
         return self.bans.unban(ip, by=f"fleet:{node}", now=now)
 
     def fleet_events(self, events: list[Event]) -> None:
-        self.pipeline.feed(events)
+        self.detection.feed(events)
 
     def get_meta(self, key: str) -> str | None:
         return self.store.get_meta(key)
@@ -75,7 +75,7 @@ def publisher(link: FleetLink) -> Callable[[BanChange], None]:
 
 
 def feeder(link: FleetLink, feed: Callable[[Iterable[Event]], None]) -> Callable[[Iterable[Event]], None]:
-    """`feed` for this node's own sources: the events go into the pipeline, then those of sources
+    """`feed` for this node's own sources: the events go into detection, then those of sources
     still undecided are shared. A source this batch decided is not shared: its ban will be (one
     message instead of its events, and the others apply this node's decision rather than racing it)."""
     def feed_and_share(events: Iterable[Event]) -> None:
@@ -85,11 +85,11 @@ def feeder(link: FleetLink, feed: Callable[[Iterable[Event]], None]) -> Callable
     return feed_and_share
 
 
-def make_link(cfg: Config, bans: BanService, pipeline: Pipeline, store: Store, clock=time.time) -> FleetLink:  # noqa: ANN001
+def make_link(cfg: Config, bans: BanService, detection: Detection, store: Store, clock=time.time) -> FleetLink:  # noqa: ANN001
     """The daemon's link to the fleet, publishing through a BanService listener."""
     fc = cfg.fleet
-    engine = pipeline.engine
-    link = FleetLink(fc, parse_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, pipeline, store),
+    engine = detection.engine
+    link = FleetLink(fc, parse_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, detection, store),
                      decided=lambda ip: getattr(engine.sources.get(ip), "verdict", None) is not None,
                      window=max(cfg.detect.findtime, cfg.detect.distributed_window), clock=clock,
                      widest=(cfg.detect.subnet_v4_prefix, cfg.detect.subnet_v6_prefix))

@@ -45,7 +45,7 @@ META_BANS, META_EVENTS = "fleet.bans_id", "fleet.events_id"
 
 
 class Host(Protocol):
-    """What the link needs from the daemon: the one ban path, the pipeline, the store's meta."""
+    """What the link needs from the daemon: the one ban path, detection, the store's meta."""
 
     def fleet_ban(self, node: str, bans: list[m.BanMessage], now: float) -> int:
         """Apply `bans` from `node` through policy; return how many were applied."""

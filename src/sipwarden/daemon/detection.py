@@ -1,6 +1,6 @@
-"""The pipeline: events from any source -> engine -> verdicts -> BanService, decided once per turn.
+"""Detection in the daemon: events from any source -> engine -> verdicts -> BanService, decided once per turn.
 
-`Pipeline.feed(events)` is the one entry for events, whatever they come from (followed logs, HEP,
+`Detection.feed(events)` is the one entry for events, whatever they come from (followed logs, HEP,
 live capture, AMI, the fleet's remote events). The engine runs at once, in the order fed (one
 thread owns it); the verdicts of a whole event-loop turn go to BanService together, so a burst of
 2,000 attackers is one policy pass, one kernel transaction and one store transaction.
@@ -29,7 +29,7 @@ HISTORY_BATCH = 10_000  # events buffered before a history write (bigger transac
 WIRE_VOLUME = frozenset({"request", "response"})
 
 
-class Pipeline:
+class Detection:
     def __init__(self, engine: Engine, bans: BanService, journal: Journal, errors: StageErrors,
                  clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
