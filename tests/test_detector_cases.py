@@ -1,6 +1,7 @@
 """CrowdSec-style detector cases: each folder under tests/detector_cases/<detector>/<case>/ holds
 `events.jsonl` (events in: `t` seconds from a base time, `ip`, `kind`, optional event fields),
-`verdicts.json` (verdicts out: `ip`, `reason`, `at`, optional `accounts` prefix and `counts` subset)
+`verdicts.json` (verdicts out: `ip`, `reason`, `at`, optional `accounts` prefix, `counts` subset and
+`proven`)
 and optionally `config.json` ([detect] settings). One generic runner feeds the engine and compares."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 
 from sipwarden.config import DetectConfig
 from sipwarden.detect.engine import Engine
+from sipwarden.detect.registry import REGISTRY, Entry
 from sipwarden.events import Event, Kind
 
 CASES = Path(__file__).parent / "detector_cases"
@@ -21,7 +23,7 @@ DETECTORS = ("bruteforce", "enumeration", "tollfraud", "flood", "scanner", "dist
              "outsider", "wire")
 
 
-def _cases() -> list[Path]:
+def cases() -> list[Path]:
     return sorted(p for p in CASES.glob("*/*") if p.is_dir())
 
 
@@ -39,18 +41,28 @@ def _event(d: dict) -> Event:
     return Event(BASE + t, d.pop("ip"), Kind(d.pop("kind")), **d)
 
 
-def run_case(case: Path) -> list:
-    eng = Engine(_config(case))
+def run_case(case: Path, registry: tuple[Entry, ...] = REGISTRY) -> list:
+    eng = Engine(_config(case), registry=registry)
     with (case / "events.jsonl").open() as f:
         eng.feed_many(_event(json.loads(line)) for line in f if line.strip())
     assert eng.errors == 0
     return eng.report()
 
 
-@pytest.mark.parametrize("case", _cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_detector_case(case: Path) -> None:
-    want = json.loads((case / "verdicts.json").read_text())["verdicts"]
-    got = run_case(case)
+def _want(case: Path) -> list[dict]:
+    return json.loads((case / "verdicts.json").read_text())["verdicts"]
+
+
+def mismatch(case: Path, got: list) -> str | None:
+    """Why `got` (a run's verdicts) is not what `case` expects; None when it is."""
+    try:
+        check(_want(case), got)
+    except AssertionError as e:
+        return str(e) or "verdicts differ"
+    return None
+
+
+def check(want: list[dict], got: list) -> None:
     key = lambda ip, reason, at: (ip, reason, round(at, 3))  # noqa: E731
     assert sorted(key(v.ip, str(v.reason), v.at - BASE) for v in got) == sorted(
         key(w["ip"], w["reason"], w["at"]) for w in want)
@@ -61,6 +73,13 @@ def test_detector_case(case: Path) -> None:
             assert list(v.accounts[:len(w["accounts"])]) == w["accounts"]
         for k, n in w.get("counts", {}).items():
             assert v.counts.get(k) == n, (k, v.counts)
+        if "proven" in w:
+            assert v.proven is w["proven"], v
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_detector_case(case: Path) -> None:
+    check(_want(case), run_case(case))
 
 
 def test_every_detector_has_cases_below_and_above() -> None:
