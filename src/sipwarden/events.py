@@ -111,7 +111,7 @@ class Verdict:
     counts: dict[str, int] = field(default_factory=dict)
     evidence: str = ""  # a one-line human explanation
     origins: tuple[str, ...] = ()  # which evidence sources were used
-    proven: bool = True  # False: only UDP first packets, no round trip (could be forged; see detect/wire.py)
+    proven: bool = True  # False: only UDP first packets, no round trip (could be forged; see detect/state.py)
     numbers: tuple[str, ...] = ()  # numbers dialled (toll fraud), apart from the accounts tried
 
     def to_dict(self) -> dict:

@@ -58,7 +58,7 @@ class Policy:
         why = "first ban" if offences <= 0 else f"repeat offender ({_ordinal(offences + 1)} ban)"
         if self._uncapped(offences) > self.cfg.maxtime:
             why += f", capped at {_span(self.cfg.maxtime)}"
-        if not verdict.proven:  # UDP first packets only: the address could be forged (detect/wire.py)
+        if not verdict.proven:  # UDP first packets only: the address could be forged (detect/state.py)
             d *= self.cfg.unproven_factor
             why += f", unproven UDP evidence (x{self.cfg.unproven_factor:g})"
         return Decision(verdict, True, d, why)

@@ -41,7 +41,7 @@ RCVBUF = 8 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 MAX_FLOWS = 4096
 MAX_HANDSHAKES = 65_536  # connections tracked per table (awaiting the final ACK / proven); oldest dropped
-UNVERIFIED = "tcp-unverified"  # TCP whose handshake was not seen: not a STREAM transport (detect/wire.py)
+UNVERIFIED = "tcp-unverified"  # TCP whose handshake was not seen: not a STREAM transport (detect/state.py)
 
 Packet = tuple[float, str, int, str, int, str, bytes]  # time, src, sport, dst, dport, transport, payload
 
