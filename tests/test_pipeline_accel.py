@@ -86,3 +86,11 @@ def test_spool_columns_and_events() -> None:
     assert [e.line for e in got] == list(range(1000, 6000))
     with pytest.raises(ValueError):
         ACCEL.events([[(1.0, "x")], [0], [(None,) * 9], [1]], list(Kind), "f", 0)
+
+
+@needs_accel
+def test_malloc_keeps_chunk_buffers() -> None:
+    """On glibc (Debian, CI) the scan's malloc tuning takes; elsewhere it says it did not."""
+    import platform
+
+    assert ACCEL.keep_buffers() is (platform.libc_ver()[0] == "glibc")

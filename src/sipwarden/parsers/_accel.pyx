@@ -829,12 +829,16 @@ cdef class ChunkReader:
     cdef list trig
     cdef set starts4
     cdef set starts3
+    cdef unsigned char first2[65536]  # the first two characters of every start: most messages fail this
     cdef Py_ssize_t max_join, reach, block
 
     def __init__(self, triggers, starts, Py_ssize_t max_join, Py_ssize_t reach, Py_ssize_t block, pick):
         self.trig = [t.encode("ascii") for t in triggers]
         self.starts4 = {k.encode("ascii") for k in starts if len(k) == 4}
         self.starts3 = {k.encode("ascii") for k in starts if len(k) == 3}
+        cdef bytes k2
+        for k2 in self.starts4 | self.starts3:
+            self.first2[(<unsigned char>k2[0]) << 8 | <unsigned char>k2[1]] = 1
         self.max_join, self.reach, self.block = max_join, reach, block
         for msg, fn in (("Registration from '", _ast.chan_sip_registration), ("Request ", _ast.pjsip_distributor),
                         ("Call from '", _ast.call_rejected), ("anonymous: Call (", _ast.call_rejected),
@@ -1019,7 +1023,8 @@ cdef class ChunkReader:
         looks for two phrases anywhere, reduced here to where their parsers need them: that one,
         and AMI's "ADDR failed to authenticate as" and its siblings."""
         cdef Py_ssize_t p
-        if e - m >= 4 and b[m:m + 4] in self.starts4 or b[m:m + 3] in self.starts3:
+        if self.first2[(<unsigned char>b[m]) << 8 | <unsigned char>b[m + 1]] and (
+                e - m >= 4 and b[m:m + 4] in self.starts4 or b[m:m + 3] in self.starts3):
             return 1
         p = m
         while p < e and not is_space(b[p]) and b[p] != 39 and b[p] != 34:
