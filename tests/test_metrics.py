@@ -7,8 +7,8 @@ from concurrent.futures import Future
 from types import SimpleNamespace
 
 from sipwarden.daemon.bans import BanChange
+from sipwarden.daemon.metrics import Metrics
 from sipwarden.events import Event, Kind
-from sipwarden.metrics import Metrics
 
 
 def test_latency_from_detection_to_kernel():

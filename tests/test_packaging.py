@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
-from sipwarden import sdnotify
+from sipwarden.daemon import sdnotify
 
 UNIT = REPO / "packaging" / "sipwarden.service"
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")

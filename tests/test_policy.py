@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sipwarden import hostaddrs
 from sipwarden.addr import AddressSet
 from sipwarden.config import BanConfig
 from sipwarden.events import Reason, Verdict
 from sipwarden.policy import Policy
+from sipwarden.sources import hostaddrs
 
 T0 = 1_767_225_600.0
 

@@ -58,7 +58,7 @@ def whitelist(cfg: Config) -> AddressSet:
     """The configured whitelist plus, unless turned off, the host's own addresses."""
     wl = cfg.whitelist_set()
     if cfg.whitelist.host_addresses:
-        from ..hostaddrs import host_addresses
+        from ..sources.hostaddrs import host_addresses
         for a in host_addresses():
             wl.add(a)
     return wl

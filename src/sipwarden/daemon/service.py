@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from .. import __version__, sdnotify
+from .. import __version__
 from ..config import Config
 from ..detect.engine import Engine
 from ..enforce import make_enforcer
 from ..policy import Policy
 from ..store.sqlite import Store
-from . import DB_NAME, SOCKET_NAME
+from . import DB_NAME, SOCKET_NAME, sdnotify
 from .banlog import BanLog
 from .bans import BanService, whitelist
 from .control import ControlServer
@@ -144,7 +144,7 @@ class Daemon:
             from ..fleet.host import feeder, make_link
             self.fleet = make_link(cfg, bans, self.detection, store, clock)
             feed = feeder(self.fleet, self.detection.feed)  # this node's own events are shared
-        from ..outputs import Outputs
+        from .outputs import Outputs
         self.outputs = Outputs(self)  # metrics, notifications, HTTP (binds its port now: a bad one stops here)
         feed = self.outputs.counting(feed)
         from ..blocklist.runtime import Blocklists

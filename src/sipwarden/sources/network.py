@@ -142,6 +142,6 @@ def for_config(cfg, handle: Callable[[list[Event]], None],  # noqa: ANN001 - a c
     from ..addr import normalize
     pbx = {a for a in (normalize(x) for x in cfg.wire.pbx_addresses) if a}
     if cfg.whitelist.host_addresses:
-        from ..hostaddrs import host_addresses
+        from .hostaddrs import host_addresses
         pbx.update(host_addresses())
     return NetworkSources(cfg.wire, handle, pbx, decided)

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 
-from .daemon.kernel import NOT_SET_UP
+from ..notify import from_config
+from .kernel import NOT_SET_UP
 from .metrics import Metrics
-from .notify import from_config
 
 log = logging.getLogger("sipwarden")
 
@@ -29,7 +29,7 @@ class Outputs:
         self.notifier = from_config(cfg.notify)
         self.http = None
         if cfg.http.listen:
-            from .api.server import HttpServer
+            from ..api.server import HttpServer
             self.http = HttpServer(cfg, cfg.http.listen, daemon, self.metrics)
         self._watch: asyncio.Task | None = None
 

@@ -16,7 +16,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from .addr import normalize
+from ..addr import normalize
 
 ALWAYS = ("127.0.0.1", "::1")
 SIOCGIFADDR = 0x8915
