@@ -32,7 +32,7 @@ cdef extern from "Python.h":
 
 from .. import addr as _addr
 from .. import timefmt as _timefmt
-from ..events import Event, Kind
+from ..events import NO_EXTENSION_MATCH, Event, Kind
 from . import asterisk as _ast
 from . import security as _sec
 from .fingerprints import scanner_in as _scanner_in
@@ -56,6 +56,7 @@ cdef str S_SECURITY = "security"
 cdef str S_UNKNOWN = "<unknown>"
 cdef str S_AMI = "AMI"
 cdef str S_REGISTERED = "Registered"
+cdef str S_REJECTING = "Rejecting unknown SIP connection"
 cdef object K_AUTH_OK = Kind.AUTH_OK
 cdef tuple AMI_WHAT = ((b"failed to authenticate as", "failed to authenticate as", Kind.AUTH_FAILED),
                        (b"tried to authenticate with nonexistent user", "tried to authenticate with nonexistent user",
@@ -419,7 +420,9 @@ cdef class _Reader:
         return _event_tv_py(text(b, s, e))
 
     cdef object security(self, Py_ssize_t k, Py_ssize_t e):
-        """security.parse_plain(body, k, e) as an Event without file/line, for the plain shape; else None."""
+        """What security.read_security(body, k, e) gives (its 13 fields) for an untampered event of the plain
+        shape: parse_plain's reading, or the careful parser's where parse_plain declines the two chan_sip
+        events it words apart (they are read on the same shape); else None."""
         cdef const char* b = self.b
         cdef Py_ssize_t p = k + 15, q, evs, eve, tvs, tve, svs, sve, acs, ace, trs, tre, hs, he, ps, pe, tail
         cdef Py_ssize_t hl, v
@@ -481,6 +484,7 @@ cdef class _Reader:
         if idx < 0:
             return None
         info = SEC_INFO[idx]
+        cdef bint chal = False, hashed = False, noext = False  # Challenge, ReceivedHash set; ACLName no_extension_match
         q = tail
         while q < e and (b[q] == 32 or b[q] == 9):
             q += 1
@@ -492,6 +496,12 @@ cdef class _Reader:
                     v = find_char(b, q + hl, e, 34)
                     if v < 0:
                         return None
+                    if v > q + hl and head == b',Challenge="':
+                        chal = True
+                    elif v > q + hl and head == b',ReceivedHash="':
+                        hashed = True
+                    elif head == b',ACLName="' and v - q - hl == 18 and memcmp(b + q + hl, b"no_extension_match", 18) == 0:
+                        noext = True
                     q = v + 1
                 elif req:
                     return None
@@ -499,20 +509,25 @@ cdef class _Reader:
                 q += 1
             if q < e:
                 return None
-            if info[0] == "FailedACL" and find(b, tail, e, b"no_extension_match", 18) >= 0:
-                return None
         elif info[2]:
             return None
         ip = norm(text(b, hs, he))
+        if ip is None:
+            return None
         svc = S_SIP if (sve - svs == 3 and memcmp(b + svs, b"SIP", 3) == 0) else \
             S_PJSIP if (sve - svs == 5 and memcmp(b + svs, b"PJSIP", 5) == 0) else text(b, svs, sve)
-        if ip is None or (info[0] == "InvalidPassword" and svc == "SIP"):
-            return None
         account = text(b, acs, ace)
-        if ace == acs or account == S_UNKNOWN:
-            account = None
         tr = text(b, trs, tre)
         tr = TR_LOWER.get(tr) or tr.lower()
+        # the careful parser's readings of two chan_sip events (security._event), on this plain shape
+        if svc is S_SIP and info[0] == "FailedACL" and noext:  # a call to a missing extension
+            return (self.event_tv(tvs, tve), ip, K_CALL, port_of(b, ps, pe), tr, svc, None, account or None, None,
+                    None, None, NO_EXTENSION_MATCH, S_SECURITY)
+        if svc is S_SIP and info[0] == "InvalidPassword" and not chal and not hashed:  # an unauthenticated INVITE
+            return (self.event_tv(tvs, tve), ip, K_CALL, port_of(b, ps, pe), tr, svc, None, account, None, None,
+                    None, info[0], S_SECURITY)
+        if ace == acs or account == S_UNKNOWN:
+            account = None
         return (self.event_tv(tvs, tve), ip, info[1], port_of(b, ps, pe), tr, svc, account, None, None, None, None,
                 info[0], S_SECURITY)
 
@@ -720,6 +735,29 @@ cdef class _Reader:
         return (None, hp[0], K_AUTH_OK, hp[1], None, S_SIP, text(b, m + 16, q), None, S_REGISTER, None, None,
                 S_REGISTERED, S_MESSAGES)
 
+    cdef object rejecting(self, const char* b, Py_ssize_t m, Py_ssize_t e):
+        """asterisk.freepbx_rejecting(b[m:e]) (its regex: `"?Rejecting unknown SIP connection from (addr)"?\\s*$`)
+        when the text is that shape; else None."""
+        cdef Py_ssize_t p = m + 1 if m < e and b[m] == 34 else m, a, t
+        cdef object hp
+        if not starts(b, p, e, b"Rejecting unknown SIP connection from ", 38):
+            return None
+        a = p + 38
+        t = a
+        while t < e and not is_space(b[t]) and b[t] != 34:
+            t += 1
+        if t == a:
+            return None
+        p = t + 1 if t < e and b[t] == 34 else t
+        while p < e and is_space(b[p]):
+            p += 1
+        if p != e:
+            return None
+        hp = hostport(b, a, t, False)
+        if hp is None:
+            return None
+        return (None, hp[0], K_CALL, hp[1], None, S_SIP, None, None, None, None, None, S_REJECTING, S_MESSAGES)
+
     cdef object manager(self, const char* b, Py_ssize_t m, Py_ssize_t e):
         """asterisk.manager(b[m:e]) (its regex: `ADDR (what) '(acct)'\\s*$`, the account up to the last
         quote) when the text is that shape; else None."""
@@ -842,7 +880,9 @@ cdef class ChunkReader:
         self.max_join, self.reach, self.block = max_join, reach, block
         for msg, fn in (("Registration from '", _ast.chan_sip_registration), ("Request ", _ast.pjsip_distributor),
                         ("Call from '", _ast.call_rejected), ("anonymous: Call (", _ast.call_rejected),
-                        ("1.2.3.4 failed to authenticate as '", _ast.manager)):
+                        ("1.2.3.4 failed to authenticate as '", _ast.manager),
+                        ("Rejecting unknown SIP connection from ", _ast.freepbx_rejecting),
+                        ('"Rejecting unknown SIP connection from ', _ast.freepbx_rejecting)):
             if not pick(msg) or pick(msg)[0] is not fn:
                 raise RuntimeError(f"the compiled reader's formats no longer match the stream's: {msg!r}")
         if pick("Registered SIP '") != (_ast.chan_sip_registration, _ast.registered):
@@ -955,6 +995,8 @@ cdef class ChunkReader:
                             f = rd.call(b, ms, e)
                         elif starts(b, ms, e, b"Registered SIP '", 16):
                             f = rd.registered(b, ms, e)
+                        elif starts(b, ms, e, b"Rejecting unknown", 17) or starts(b, ms, e, b'"Rejecting unknown', 18):
+                            f = rd.rejecting(b, ms, e)
                         else:
                             other = self.maybe_other(b, ms, e)
                             if other == 0:  # no format can read this message
