@@ -1,6 +1,6 @@
 """Property (issue 8): any attacker-controlled field, filled with any mix of other formats' whole
 lines, CR, %0A, %0D, quotes and addresses, never yields an event naming an address other than the real
-sender, never a login, and never hides the real line after it; both scan paths agree.
+sender, never a login, and never hides the real line after it; the stream's line and chunk entries agree.
 
 Raw LF goes only where Asterisk can write one (the security log's AccountID: chan_sip and PJSIP
 URI-decode the user part); SIP header values cannot hold a line end, so `messages` fields get CR and
