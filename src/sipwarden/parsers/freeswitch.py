@@ -56,6 +56,10 @@ def sofia(msg: str) -> Event | None:
     return None
 
 
+# No fast reader (careful parser -> in-place reader, as asterisk.PLAIN): a fast reader is added only
+# where bench/fast_readers.py shows it pays, and no benchmark log holds FreeSWITCH lines yet.
+PLAIN: dict = {}
+
 # The message starts `sofia` reads (the log stream dispatches by the first four characters, or these
 # three for "IP ADDR Rejected by ...").
 STARTS: dict[str, tuple] = {"SIP ": (sofia,), "Can'": (sofia,), "Can ": (sofia,), "IP ": (sofia,)}

@@ -76,7 +76,7 @@ _FIRST = {k: v for k, v in _STARTS.items() if len(k) == 4}
 _FIRST3 = {k: v for k, v in _STARTS.items() if len(k) == 3}
 _CALL = asterisk.STARTS["Call"]  # PJSIP's "ENDPOINT: Call (...": found by its phrase
 _MANAGER = (asterisk.manager,)  # AMI's "ADDR failed to authenticate as ...": likewise
-_PLAIN = asterisk.PLAIN  # careful parser -> its in-place fast reader
+_PLAIN = {fn: fast for f in _FORMATS for fn, fast in f.PLAIN.items()}  # careful parser -> its fast reader
 
 
 def pick(msg: str) -> tuple[Parser, ...]:
