@@ -82,7 +82,7 @@ def test_runtime_only_in_its_own_venv(staged):
     cfg = (venv / "pyvenv.cfg").read_text()
     assert "home = /usr/bin" in cfg and str(staged) not in cfg
     assert not [p for p in (venv / "bin").iterdir() if p.is_file() and str(staged).encode() in p.read_bytes()]
-    pyc = next(site.glob("sipwarden/__pycache__/cli.*.pyc")).read_bytes()
+    pyc = next(site.glob("sipwarden/cli/__pycache__/__init__.*.pyc")).read_bytes()  # cli/ is a package
     assert str(staged).encode() not in pyc and f"{PREFIX}/lib".encode() in pyc
     r = subprocess.run([str(venv / "bin" / "python"), "-m", "sipwarden", "--version"], capture_output=True,
                        text=True, timeout=60)
