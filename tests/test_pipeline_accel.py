@@ -94,3 +94,20 @@ def test_malloc_keeps_chunk_buffers() -> None:
     import platform
 
     assert ACCEL.keep_buffers() is (platform.libc_ver()[0] == "glibc")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=400).map(lambda b: b.replace(b"\n", b"")) | st.lists(st.sampled_from(
+    (b"a", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xe2\x82", b"\xf0\x9f", b"\x80", b"\xc0", b"\xff",
+     b"\xed\xa0\x80", b"\xe0\x80")), max_size=200).map(b"".join), st.integers(1, 9))
+def test_range_text_decodes_as_one_decoder(data: bytes, chunk: int) -> None:
+    """The parallel scan's ranges decode read by read, cut characters carried: the text of one decoder."""
+    import io
+
+    saved = parallel.CHUNK
+    parallel.CHUNK = chunk
+    try:
+        got = "".join(parallel._range_text(io.BytesIO(b"x\n" + data), 2, 2 + len(data)))
+    finally:
+        parallel.CHUNK = saved
+    assert got == data.decode("utf-8", "replace")
