@@ -44,7 +44,6 @@ class Engine:
         self.sources: dict[str, Source] = {}
         self.verdicts: dict[str, Verdict] = {}  # first verdict per address or network
         self.tamper = 0
-        self.events = 0
         self.errors = 0  # events an unexpected error dropped (never raised to the caller)
         # Is this address banned right now (by this node, an operator or the fleet)? The daemon sets it
         # from its ban service: a login from a banned address is a cracked account. None in scans.
@@ -83,7 +82,6 @@ class Engine:
         Kept flat (no per-event helper calls): it runs once per event, and most events come from
         sources already decided, which only add to their figures.
         """
-        self.events += 1
         try:
             ip = ev[1]
             if ip is None:
@@ -96,7 +94,6 @@ class Engine:
             elif t > self.now:
                 self.now = t
                 if t >= self._due:  # a verdict that waited for logins is due: decide it first
-                    self.events -= 1
                     return self._release(t) + self.feed(ev)
             wl = self.whitelist
             if (wl.exact or wl.nets) and ip in wl:
@@ -135,8 +132,8 @@ class Engine:
             self._until_sweep -= 1
             if self._until_sweep <= 0:
                 self._sweep()
-            if src.verdict is not None:  # decided: later events only add to its figures...
-                v = src.verdict
+            v = src.verdict
+            if v is not None:  # decided: later events only add to its figures...
                 if kind is _AUTH_OK and ev[6] is not None and v.reason is not _COMPROMISE and v.proven:
                     return self._compromise(src, ev, t, f"after being judged an attacker ({v.reason})")
                 fails = src.fails
