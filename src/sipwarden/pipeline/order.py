@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 
 from .. import compiled
 from ..events import Event
@@ -55,8 +56,5 @@ if _ACCEL is not None:
 def merge(streams: list[Iterator[tuple[float, int, Event]]]) -> Iterator[Event]:
     """The events of several (time, seq, event) streams, each in time order, as one in time order."""
     if len(streams) == 1:
-        for _, _, ev in streams[0]:
-            yield ev
-        return
-    for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]):
-        yield ev
+        return map(itemgetter(2), streams[0])  # no Python frame per event
+    return map(itemgetter(2), heapq.merge(*streams, key=itemgetter(0)))

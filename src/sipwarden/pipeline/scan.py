@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -76,8 +77,7 @@ def file_batches(log: LogFile, cfg: Config, counter: dict | None = None,
 def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
                 parallel_min: int | None = None) -> Iterator[Event]:
     """Events of one log file, in file order."""
-    for evs in file_batches(log, cfg, counter, parallel_min):
-        yield from evs
+    return itertools.chain.from_iterable(file_batches(log, cfg, counter, parallel_min))
 
 
 def merged(logs: list[LogFile], cfg: Config, counter: dict) -> Iterator[Event]:
