@@ -254,9 +254,10 @@ def read_security(body: str, k: int, e: int) -> tuple | None:
 class LogStream:
     """One log's text in, its events out, in file order. Line entry: `feed_line(line, lineno)`; chunk
     entry: `feed_chunk(text)` (any size, lines may be cut anywhere); `close()` at the end of the input
-    emits what is held back. Feed one stream through one entry (the line entry may be used after the
-    chunk entry has read everything it was given, as the daemon does after a parser error); the
-    daemon calls `close` at the end of each read batch, and may feed on after it.
+    emits what is held back. The chunk entry may follow the line entry (its line numbers go on from
+    the last line fed), as the daemon does after a parser error; the other way round, `close` first
+    (it reads the chunk entry's unfinished last line). The daemon calls `close` at the end of each
+    read batch and feeds on after it.
 
     After a security event the stream keeps the next MAX_JOIN lines in a short window before
     emitting their events: if a line that continues an event follows (`continues_event`: the rest
