@@ -56,6 +56,26 @@ def test_close_then_feed_on() -> None:
     assert {(e.line, e.ip) for e in got} <= {(e.line, e.ip) for e in by_line(text)} | {(e.line, None) for e in got}
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_chunk_entry_goes_on_after_the_line_entry(seed: int) -> None:
+    """The daemon's pattern after a parser error: some lines through the line entry, then chunks on the
+    same stream: the events (and line numbers) of one reading of the whole text."""
+    rng = random.Random(50 + seed)
+    text = hostile_text(rng, seed, 800)
+    want = by_line(text)
+    lines = text.split("\n")
+    k = rng.randrange(1, len(lines) - 1)
+    s = LogStream(Clock(2026), file="f")
+    got = []
+    for n, line in enumerate(lines[:k], 1):
+        got += s.feed_line(line + "\n", n)
+    rest = "\n".join(lines[k:])
+    for i in range(0, len(rest), 997):
+        got += s.feed_chunk(rest[i:i + 997])
+    got += s.close()
+    assert got == want
+
+
 # The seams a compiled accelerator may replace: each answers as the careful line reading does.
 
 def test_candidate_starts_are_the_lines_holding_a_trigger() -> None:
