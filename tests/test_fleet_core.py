@@ -10,9 +10,9 @@ import pytest
 from sipwarden.addr import AddressSet
 from sipwarden.config import BanConfig, ConfigError, FleetConfig, from_dict
 from sipwarden.config.fleet import check_fleet, parse_target, read_password
+from sipwarden.daemon.fleet import verdict_of
 from sipwarden.events import Event, Kind
 from sipwarden.fleet import messages as m
-from sipwarden.fleet.host import verdict_of
 from sipwarden.policy import Policy
 
 
@@ -108,7 +108,7 @@ def test_the_outage_queue_is_bounded_and_loses_nothing_it_can_keep():
 
 def test_only_this_nodes_own_decisions_are_published():
     from sipwarden.daemon.bans import BanChange
-    from sipwarden.fleet.host import publisher
+    from sipwarden.daemon.fleet import publisher
 
     class Link:
         def __init__(self) -> None:

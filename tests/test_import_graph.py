@@ -192,3 +192,71 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     assert describe(found[0], graph) == ("sipwarden.a (line 2) -> sipwarden.sub.b (line 3) -> sipwarden.c (line 1) "
                                          "-> sipwarden.d (line 2) -> sipwarden.a")
     assert cycles(graph, {("sipwarden.c", "sipwarden.d")}) == []
+
+
+# The pure core (docs/architecture.md, "Layers"): text, bytes and events in, events, verdicts and
+# decisions out; time comes from the events. It may import only itself and the standard library's
+# computing modules: no other layer of sipwarden, nothing that reads a clock, a file or a socket
+# (`socket` only for inet_ntop, in the HEP parser).
+PURE = ("sipwarden.addr", "sipwarden.events", "sipwarden.timefmt", "sipwarden.compiled", "sipwarden.config",
+        "sipwarden.parsers", "sipwarden.detect", "sipwarden.policy")
+NO_IO = {"asyncio", "os", "sqlite3", "subprocess", "threading", "time", "socket", "select", "selectors", "signal",
+         "shutil", "tempfile", "urllib.request", "http", "httpx", "redis", "nftables", "dpkt", "inotify_simple"}
+IO_ALLOWED = {  # module: the I/O-ish imports it may make, and why
+    "sipwarden.parsers.hep": {"socket"},  # socket.inet_ntop: bytes -> address text, no socket opened
+    "sipwarden.compiled": {"os"},  # reads SIPWARDEN_PURE once, at import
+    "sipwarden.config.loader": {"os", "shutil"},  # load() reads the file; environment_problems looks at the host
+    "sipwarden.config.fleet": {"socket"},  # the host name as the default node name
+    "sipwarden.timefmt": {"os"},  # the local zone's name (TZ) for timestamps without one
+}
+
+
+def _is_pure(module: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in PURE)
+
+
+def _stdlib_imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module)
+    return {m for m in out if not m.startswith(PACKAGE)}
+
+
+def test_the_pure_core_imports_no_io_layer_and_no_io() -> None:
+    graph = import_graph()
+    mods = modules()
+    wrong = []
+    for m, edges in graph.items():
+        if not _is_pure(m):
+            continue
+        wrong += [f"{m} (line {line}) imports {t}" for t, line in edges.items() if not _is_pure(t) and t != PACKAGE]
+        io = {s for s in _stdlib_imports(mods[m][0]) if s in NO_IO or s.split(".")[0] in NO_IO}
+        wrong += [f"{m} imports {s}" for s in sorted(io - IO_ALLOWED.get(m, set()))]
+    assert wrong == []
+
+
+# The layers, lowest first (docs/architecture.md, "Layers"): a module imports its own package and the
+# layers below; packages of one layer may import each other (no cycle: see above).
+LAYERS = (
+    ("", "config", "events", "addr", "timefmt", "compiled"),  # "": the package itself (__version__)
+    ("parsers", "detect", "policy"),
+    ("sources", "enforce", "store"),
+    ("pipeline", "api", "report", "audit", "fleet", "notify", "blocklist"),
+    ("daemon",),
+    ("cli", "__main__"),
+)
+
+
+def _layer(module: str) -> int:
+    part = module.split(".")[1] if "." in module else ""
+    return next(i for i, layer in enumerate(LAYERS) if part in layer)
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards() -> None:
+    graph = import_graph()
+    upward = [f"{m} (layer {_layer(m)}, line {line}) imports {t} (layer {_layer(t)})"
+              for m, edges in graph.items() for t, line in edges.items() if _layer(t) > _layer(m)]
+    assert upward == []

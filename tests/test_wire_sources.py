@@ -168,7 +168,7 @@ def test_intake_never_bans_the_pbx_and_marks_digests():
     assert w.counters["parse_errors"] == 1
 
 
-def test_endpoints_and_wire_config():
+def test_listen_addresses_and_wire_config():
     assert parse_listen("9060") == ("0.0.0.0", 9060)
     assert parse_listen("127.0.0.1:9061") == ("127.0.0.1", 9061)
     assert parse_listen("[::]:9060") == ("::", 9060)

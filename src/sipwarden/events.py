@@ -45,7 +45,7 @@ class Event(NamedTuple):
     A NamedTuple rather than a frozen dataclass: just as immutable, but about five times cheaper
     to build, and a busy log yields hundreds of thousands of these per second.
 
-    `ip` is only ever taken from a socket-derived field (see DESIGN.md trust rules);
+    `ip` is only ever taken from a socket-derived field (docs/architecture.md, "Trust rules");
     it is None for lines that carry no trustworthy address (e.g. TAMPER).
     `time` is seconds since the epoch (UTC), or None when the line carried no time
     (journald); sources fill it in from the stream.

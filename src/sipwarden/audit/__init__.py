@@ -3,7 +3,7 @@
     from sipwarden.audit import audit
     findings = audit("/etc/asterisk")          # list[Finding], most severe first
 
-Pure: reads configuration files, returns data. Rendering lives in report.py, the CLI in command.py.
+Pure: reads configuration files, returns data. Rendering lives in report.py, the CLI in cli/audit.py.
 """
 
 from __future__ import annotations

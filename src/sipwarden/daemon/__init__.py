@@ -11,10 +11,12 @@
     journal.py     the store's writes, on a worker thread: one transaction per batch, order kept
     banlog.py      BAN/UNBAN log lines that hold under a flood (one line each, or a summary per second)
     housekeeping.py  expiry, reconcile, read positions, history, once a second
+    outputs.py     plugs metrics (metrics.py), notifications (notify/) and the HTTP side (api/) in
+    fleet.py       the fleet link's host (fleet/): another node's bans and events in, ours out
     control.py     the control socket's server;  client.py: its client (request/send)
     status.py      `status`, assembled from the sections each part contributes
     errors.py      errors counted per stage; none escapes a stage
-    service.py     wires the parts together and runs them
+    service.py     wires the parts together and runs them (sdnotify.py: READY and the watchdog)
 
 Only the names below are imported here, so the CLI's client commands stay quick to start.
 """

@@ -141,7 +141,7 @@ class Daemon:
         feed = self.detection.feed
         self.fleet = None  # the fleet (Redis): another node's bans and events come in through bans/detection
         if cfg.fleet.redis:
-            from ..fleet.host import feeder, make_link
+            from .fleet import feeder, make_link
             self.fleet = make_link(cfg, bans, self.detection, store, clock)
             feed = feeder(self.fleet, self.detection.feed)  # this node's own events are shared
         from .outputs import Outputs

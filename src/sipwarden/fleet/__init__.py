@@ -1,5 +1,7 @@
 """The fleet: nodes share bans and failure events through Redis streams.
 
-`settings` checks the configuration, `messages` is the pure wire format (encode, validate),
-`link` is the Redis side (publish queue, stream reader, heartbeats, reconnects), `command` the CLI.
+`messages` is the pure wire format (encode, validate), `link` the Redis side (publish queue,
+stream reader, heartbeats, reconnects). The daemon's side (what it offers the link: the one ban
+path, detection) is daemon/fleet.py; the [fleet] settings are checked in config/fleet.py; the CLI
+is cli/fleet.py.
 """

@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..config.fleet import node_name, parse_target, read_password
 from ..events import Event, Reason, Verdict
-from .link import FleetLink
-from .messages import BanMessage
-
-if TYPE_CHECKING:
-    from ..daemon.bans import BanChange, BanService
-    from ..daemon.detection import Detection
-    from ..store.sqlite import Store
-
+from ..fleet.link import FleetLink
+from ..fleet.messages import BanMessage
+from ..store.sqlite import Store
+from .bans import BanChange, BanService
+from .detection import Detection
 
 # Unbans that are a person's decision about the address travel; expiry and a local whitelist change
 # ("whitelist (reload)") are this node's own business.
