@@ -99,19 +99,16 @@ cdef inline Py_ssize_t find_char(const char* b, Py_ssize_t s, Py_ssize_t e, char
     return -1 if p == NULL else p - b
 
 
+cdef extern from "string.h" nogil:
+    void* memmem(const void* haystack, size_t hl, const void* needle, size_t nl)  # glibc, musl (_GNU_SOURCE: Python.h)
+
+
 cdef inline Py_ssize_t find(const char* b, Py_ssize_t s, Py_ssize_t e, const char* n, Py_ssize_t nl) nogil:
     """First index of needle `n` in b[s:e], or -1 (str.find)."""
-    cdef Py_ssize_t last = e - nl
-    cdef const char* p
-    while s <= last:
-        p = <const char*>memchr(b + s, n[0], last - s + 1)
-        if p == NULL:
-            return -1
-        s = p - b
-        if memcmp(p, n, nl) == 0:
-            return s
-        s += 1
-    return -1
+    if e - s < nl:
+        return -1
+    cdef const char* p = <const char*>memmem(b + s, e - s, n, nl)
+    return -1 if p == NULL else p - b
 
 
 cdef inline Py_ssize_t rfind(const char* b, Py_ssize_t s, Py_ssize_t e, const char* n, Py_ssize_t nl) nogil:
