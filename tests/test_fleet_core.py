@@ -9,7 +9,7 @@ import pytest
 
 from sipwarden.addr import AddressSet
 from sipwarden.config import BanConfig, ConfigError, FleetConfig, from_dict
-from sipwarden.config.fleet import check_fleet, parse_target, read_password
+from sipwarden.config.fleet import check_fleet, read_password, redis_target
 from sipwarden.daemon.fleet import verdict_of
 from sipwarden.events import Event, Kind
 from sipwarden.fleet import messages as m
@@ -58,7 +58,7 @@ def test_event_rows_round_trip_and_bad_rows_are_skipped():
 
 def test_settings_errors_are_one_clear_line(tmp_path):
     ok = FleetConfig(redis="rediss://sw@redis.example:6380/2", node="pbx1")
-    t = parse_target(ok)
+    t = redis_target(ok)
     assert (t.tls, t.host, t.port, t.db, t.username) == (True, "redis.example", 6380, 2, "sw")
     for bad, msg in [("redis://:secret@h:6379/0", "password_file"), ("http://h/0", "redis://"),
                      ("redis://h:6379/x", "number"), ("redis://h:99999/0", "not a Redis URL")]:
@@ -68,7 +68,7 @@ def test_settings_errors_are_one_clear_line(tmp_path):
         check_fleet(FleetConfig(redis="redis://h/0", node="bad name"))
     with pytest.raises(ConfigError, match="accept_reasons"):
         from_dict({"fleet": {"redis": "redis://h/0", "accept_reasons": ["bruteforce", "nope"]}})
-    sent = parse_target(FleetConfig(redis="redis:///1", sentinels=("10.0.0.1:26379", "[2001:db8::1]")))
+    sent = redis_target(FleetConfig(redis="redis:///1", sentinels=("10.0.0.1:26379", "[2001:db8::1]")))
     assert sent.sentinels == (("10.0.0.1", 26379), ("2001:db8::1", 26379)) and sent.db == 1
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")

@@ -14,7 +14,7 @@ import pytest
 
 from redis_server import RedisServer, free_port, unavailable
 from sipwarden.config import FleetConfig
-from sipwarden.config.fleet import parse_target, read_password
+from sipwarden.config.fleet import read_password, redis_target
 from sipwarden.events import Event, Kind
 from sipwarden.fleet.link import FleetLink
 
@@ -31,7 +31,7 @@ class Node:
         self.unbans: list[tuple[str, str]] = []
         self.events: list[Event] = []
         cfg = FleetConfig(redis=url, node=name, **kw)
-        self.link = FleetLink(cfg, parse_target(cfg), name, password, self, window=600, clock=clock)
+        self.link = FleetLink(cfg, redis_target(cfg), name, password, self, window=600, clock=clock)
 
     def fleet_ban(self, node, bans, now):  # noqa: ANN001, ANN201
         self.bans.extend((node, b.ip, b.reason, b.expires) for b in bans)

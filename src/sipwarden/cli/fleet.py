@@ -58,12 +58,12 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
 
 def _from_redis(cfg) -> dict:  # noqa: ANN001
     from ..config import ConfigError
-    from ..config.fleet import parse_target, read_password
+    from ..config.fleet import read_password, redis_target
     from ..fleet.messages import NODE, iso_or_none
     if not cfg.fleet.redis:
         raise click.ClickException("no fleet configured ([fleet] redis) and no daemon running")
     try:
-        target, pw = parse_target(cfg.fleet), read_password(cfg.fleet)
+        target, pw = redis_target(cfg.fleet), read_password(cfg.fleet)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     import redis

@@ -16,7 +16,7 @@ NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class Target:
+class RedisTarget:
     """Where Redis is: one server (`host`, `port`) or Sentinels naming the master `service`."""
 
     tls: bool
@@ -47,7 +47,7 @@ def _hostport(text: str, default_port: int) -> tuple[str, int]:
     return host, int(port)
 
 
-def parse_target(cfg: FleetConfig) -> Target:
+def redis_target(cfg: FleetConfig) -> RedisTarget:
     """The Redis endpoint of `cfg` (ConfigError, phrased for the operator, if it is not usable)."""
     url = cfg.redis.strip()
     try:
@@ -69,7 +69,7 @@ def parse_target(cfg: FleetConfig) -> Target:
     if not host and not cfg.sentinels:
         raise ConfigError(f"fleet.redis: {url!r} names no host")
     sentinels = tuple(_hostport(s, 26379) for s in cfg.sentinels)
-    return Target(u.scheme == "rediss", host, port or 6379, int(path), unquote(u.username) if u.username else None,
+    return RedisTarget(u.scheme == "rediss", host, port or 6379, int(path), unquote(u.username) if u.username else None,
                   sentinels, cfg.sentinel_service)
 
 
@@ -89,7 +89,7 @@ def check_fleet(cfg: FleetConfig) -> None:
     if cfg.sentinels and not cfg.redis:
         raise ConfigError("fleet.sentinels: also set fleet.redis (redis://[user@]/DB or rediss://) for the "
                           "database, user and TLS")
-    parse_target(cfg)
+    redis_target(cfg)
     if not NODE_NAME.match(node_name(cfg)):
         raise ConfigError(f"fleet.node: {cfg.node!r}: letters, digits, '.', '_', '-', at most 64")
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", cfg.prefix):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from ..config import Config
-from ..config.fleet import node_name, parse_target, read_password
+from ..config.fleet import node_name, read_password, redis_target
 from ..events import Event, Reason, Verdict
 from ..fleet.link import FleetLink
 from ..fleet.messages import BanMessage
@@ -85,7 +85,7 @@ def make_link(cfg: Config, bans: BanService, detection: Detection, store: Store,
     """The daemon's link to the fleet, publishing through a BanService listener."""
     fc = cfg.fleet
     engine = detection.engine
-    link = FleetLink(fc, parse_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, detection, store),
+    link = FleetLink(fc, redis_target(fc), node_name(fc), read_password(fc), DaemonHost(bans, detection, store),
                      decided=lambda ip: getattr(engine.sources.get(ip), "verdict", None) is not None,
                      window=max(cfg.detect.findtime, cfg.detect.distributed_window), clock=clock,
                      widest=(cfg.detect.subnet_v4_prefix, cfg.detect.subnet_v6_prefix))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import heapq
 import logging
 from collections.abc import Callable, Iterator
 
@@ -66,12 +65,8 @@ class LogSources:
             rests[path] = f.open(pos, from_end=pos is None and not from_start)
             if f.fh is not None and not rests[path]:
                 opened.append((path, f.position()))
-        from ..pipeline.order import reorder
-        streams = [reorder(self._file_events(p, rests[p])) for p in self.files]
-        if len(streams) == 1:
-            self._backlog = (ev for _, _, ev in streams[0])
-        else:
-            self._backlog = (ev for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]))
+        from ..pipeline.order import merge_by_time, reorder
+        self._backlog = merge_by_time([reorder(self._file_events(p, rests[p])) for p in self.files])
         return opened
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..config import FleetConfig
-from ..config.fleet import Target
+from ..config.fleet import RedisTarget
 from ..events import Event
 from . import messages as m
 
@@ -120,7 +120,7 @@ def _later(a: str, b: str) -> str:
     return a if key(a) >= key(b) else b
 
 
-def make_client(target: Target, password: str | None, cfg: FleetConfig, read_timeout: float) -> Any:
+def make_client(target: RedisTarget, password: str | None, cfg: FleetConfig, read_timeout: float) -> Any:
     """A redis-py asyncio client for `target` (Sentinel-aware); no hidden retries: the link decides."""
     from redis.asyncio import Redis
     from redis.asyncio.retry import Retry
@@ -141,7 +141,7 @@ def make_client(target: Target, password: str | None, cfg: FleetConfig, read_tim
 
 
 class FleetLink:
-    def __init__(self, cfg: FleetConfig, target: Target, node: str, password: str | None, host: Host,
+    def __init__(self, cfg: FleetConfig, target: RedisTarget, node: str, password: str | None, host: Host,
                  decided: Callable[[str], bool] | None = None, window: float = 3600.0,
                  clock: Callable[[], float] = time.time, widest: tuple[int, int] = (24, 64)) -> None:
         self.cfg = cfg

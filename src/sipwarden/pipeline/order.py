@@ -53,7 +53,7 @@ if _ACCEL is not None:
         return _ACCEL.Reorder(events, slack)
 
 
-def merge(streams: list[Iterator[tuple[float, int, Event]]]) -> Iterator[Event]:
+def merge_by_time(streams: list[Iterator[tuple[float, int, Event]]]) -> Iterator[Event]:
     """The events of several (time, seq, event) streams, each in time order, as one in time order."""
     if len(streams) == 1:
         return map(itemgetter(2), streams[0])  # no Python frame per event

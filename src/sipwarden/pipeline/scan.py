@@ -10,7 +10,6 @@ are merged by time (order.py); captures come in through capture.py.
 from __future__ import annotations
 
 import gc
-import heapq
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from ..config import Config
 from ..detect.engine import Engine
 from ..events import Event, Verdict
 from ..sources.logfile import LogFile, SourceError, open_log
-from .order import merge, reorder
+from .order import merge_by_time, reorder
 from .parallel import CUT_SEARCH, PARALLEL_MIN, parallel_batches
 from .serial import serial_batches
 
@@ -82,7 +81,7 @@ def file_events(log: LogFile, cfg: Config, counter: dict | None = None,
 
 def merged(logs: list[LogFile], cfg: Config, counter: dict) -> Iterator[Event]:
     """The events of every log, in event-time order."""
-    return merge([reorder(file_events(log, cfg, counter)) for log in logs])
+    return merge_by_time([reorder(file_events(log, cfg, counter)) for log in logs])
 
 
 _ACCEL = compiled.load("sipwarden.pipeline._accel")
@@ -117,7 +116,7 @@ def _run(logs: list[LogFile], cfg: Config, on_event: Callable[[Event], None] | N
                                                              for p in captures]
         if logs:
             streams.append((ev.time or 0.0, 0, ev) for ev in events)
-        events = (ev for _, _, ev in heapq.merge(*streams, key=lambda x: x[0]))
+        events = merge_by_time(streams)
     feed = engine.feed
     n = 0
     for ev in events:
