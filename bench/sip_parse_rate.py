@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from sipwarden.detect.engine import Engine
-from sipwarden.parsers.sip import parse_datagram
-from sipwarden.parsers.sip_events import events_from_sip
+from sipwarden.parsers.sip import message_fields, parse_datagram
+from sipwarden.parsers.sip_events import events_from_fields
 from sipwarden.sources.pcap import read_capture
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "asterisk20"
@@ -82,7 +82,7 @@ def main() -> int:
     def parse_events_detect(items):
         eng = Engine()
         for t, src, sport, dst, dport, tr, d in items:
-            for ev in events_from_sip(parse_datagram(d), src, sport, dst, dport, t, tr, "wire",
+            for ev in events_from_fields(message_fields(parse_datagram(d)), src, sport, dst, dport, t, tr, "wire",
                                       frozenset({"127.0.0.1"})):
                 eng.feed(ev)
 

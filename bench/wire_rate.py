@@ -63,8 +63,8 @@ def offline(capture: Path, rounds: int) -> dict:
     from sipwarden.parsers import hep as hep_mod
     from sipwarden.parsers import packets
     from sipwarden.parsers.packets import PacketIntake
-    from sipwarden.parsers.sip import parse_datagram, wire_fields
-    from sipwarden.parsers.sip_events import events_from_sip
+    from sipwarden.parsers.sip import message_fields, parse_datagram, wire_fields
+    from sipwarden.parsers.sip_events import events_from_fields
     from sipwarden.sources.pcap import read_capture
 
     pkts = list(read_capture(capture, hep=False))
@@ -86,7 +86,7 @@ def offline(capture: Path, rounds: int) -> dict:
         for r in range(rounds):
             off = r * span
             for t, src, sport, dst, dport, tr, payload in pkts:
-                events_from_sip(parse_datagram(payload), src, sport, dst, dport, t + off, tr, "wire",
+                events_from_fields(message_fields(parse_datagram(payload)), src, sport, dst, dport, t + off, tr, "wire",
                                 frozenset({"127.0.0.1"}))
 
     intake, engine = PacketIntake(frozenset({"127.0.0.1"})), Engine()

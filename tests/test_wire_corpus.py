@@ -12,6 +12,7 @@ import struct
 
 import pytest
 
+from careful_sip import events_from_sip
 from conftest import ASTERISK20
 from sipwarden.config import DetectConfig
 from sipwarden.detect.engine import Engine
@@ -19,7 +20,7 @@ from sipwarden.events import Kind
 from sipwarden.parsers.ami import AmiStream, security_event
 from sipwarden.parsers.hep import decode_hep
 from sipwarden.parsers.sip import parse_datagram
-from sipwarden.parsers.sip_events import ServerLearner, events_from_sip
+from sipwarden.parsers.sip_events import ServerLearner
 from sipwarden.pipeline.capture import capture_events
 from sipwarden.sources.pcap import CaptureStats, read_capture
 

@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from careful_sip import events_from_sip
 from conftest import ASTERISK20, DATA
 from sipwarden.events import Event, Kind
 from sipwarden.parsers.fingerprints import scanner_in
 from sipwarden.parsers.sip import SipMessage, SipParseError, message_fields, parse_datagram, wire_fields
-from sipwarden.parsers.sip_events import events_from_fields, events_from_sip
+from sipwarden.parsers.sip_events import events_from_fields
 from sipwarden.sources.pcap import read_capture
 
 FUZZ = Path(__file__).parent / "fuzz" / "corpus"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from careful_sip import events_from_sip
 from sipwarden.parsers.sip import SipMessage, SipParseError, StreamFramer, looks_like_sip, parse_datagram
-from sipwarden.parsers.sip_events import events_from_sip
 
 CORPUS = Path(__file__).parent / "corpus"
 REAL = [

@@ -24,15 +24,8 @@ from collections import OrderedDict
 
 from ..events import Event, Kind
 from .fingerprints import SCANNER_NAMES, scanner_in
-from .sip import SipMessage, WireFields, addr_user, cseq_method, digest_of, message_fields
+from .sip import SipMessage, WireFields, addr_user, cseq_method, digest_of
 from .sip import _uri_user as uri_user
-
-
-def events_from_sip(msg: SipMessage, src: str, sport: int, dst: str, dport: int, t: float, transport: str,
-                    origin: str, server_addrs: frozenset[str] = frozenset()) -> list[Event]:
-    """Events one SIP message says about the client side of its exchange (none about servers)."""
-    return events_from_fields(message_fields(msg), src, sport, dst, dport, t, transport, origin, server_addrs)
-
 
 _new = tuple.__new__  # Event(...) through NamedTuple's keyword __new__ costs twice as much
 
@@ -40,8 +33,9 @@ _new = tuple.__new__  # Event(...) through NamedTuple's keyword __new__ costs tw
 def events_from_fields(f: WireFields, src: str, sport: int, dst: str, dport: int, t: float, transport: str,
                        origin: str, server_addrs: frozenset[str] = frozenset(), mark_digest: bool = False,
                        ) -> list[Event]:
-    """`events_from_sip` on the fields `wire_fields` / `message_fields` give (one mapping for both
-    paths). With `mark_digest`, a request answering a challenge gets detail "digest"."""
+    """Events one SIP message says about the client side of its exchange (none about servers), from
+    the fields `wire_fields` / `message_fields` give (one mapping for both paths). With
+    `mark_digest`, a request answering a challenge gets detail "digest"."""
     method, uri, status, reason, from_v, to_v, cseq_v, ua, auth = f
     if status is None:  # a request
         if src in server_addrs:
