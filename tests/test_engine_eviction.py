@@ -41,7 +41,7 @@ def _forced_sweep_matches(repeat: float, seed: int) -> None:
     rng = random.Random(seed)
     eng = Engine(DetectConfig(max_tracked=10**9))  # filled first, without sweeping...
     _fill(eng, rng, 3000, repeat)
-    eng.cfg = DetectConfig(max_tracked=len(eng.sources) - 1)  # ...then one over the bound
+    eng.reconfigure(DetectConfig(max_tracked=len(eng.sources) - 1), eng.whitelist)  # ...then one over the bound
     expected = _expected_survivors(eng)
     eng._sweep(force=True)
     assert set(eng.sources) == expected

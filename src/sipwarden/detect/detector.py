@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..events import Event, Reason
-from .state import Context, Source
+from .state import Source
 
 
 class Finding(NamedTuple):
@@ -26,12 +26,10 @@ class Finding(NamedTuple):
 class Detector(Protocol):
     """Evidence of one kind of attack, kept in the source's windows (or the detector's own tables).
 
-    Built once per engine from its `Context` (read `ctx.cfg` at each call: a reload replaces it).
-    `observe` is called for every event of a kind the registry routes to it, from a source not
-    yet judged, in event-time order. No clock, no I/O, no verdicts.
+    Built once per engine by its registry entry's `make(ctx)` (read `ctx.cfg` at each call: a reload
+    replaces it). `observe` is called for every event of a kind the registry routes to it, from a
+    source not yet judged, in event-time order. No clock, no I/O, no verdicts.
     """
-
-    def __init__(self, ctx: Context) -> None: ...
 
     def observe(self, src: Source, ev: Event, t: float) -> Finding | None: ...
 

@@ -33,9 +33,8 @@ _Observe = Callable[[Source, Event, float], "Finding | None"]
 class Engine:
     def __init__(self, cfg: DetectConfig | None = None, whitelist: AddressSet | None = None,
                  registry: tuple[Entry, ...] = REGISTRY) -> None:
-        self.cfg = cfg or DetectConfig()
-        self.whitelist = whitelist or AddressSet()
-        self.ctx = Context(self.cfg, self.whitelist)  # what the detectors read besides the source
+        # thresholds and whitelist (`cfg`, `whitelist`), and what the detectors read besides the source
+        self.ctx = Context(cfg or DetectConfig(), whitelist or AddressSet())
         self.registry = registry
         self.detectors: dict[str, Detector] = {e.name: e.make(self.ctx) for e in registry}
         self._route: dict[Kind | str, tuple[_Observe, ...]] = {}  # event kind -> its detectors' observe
@@ -55,6 +54,14 @@ class Engine:
         self._idle = max(self.cfg.findtime, self.cfg.flood_window, self.cfg.distributed_window)
         self._until_sweep = SWEEP_EVERY
 
+    @property
+    def cfg(self) -> DetectConfig:
+        return self.ctx.cfg
+
+    @property
+    def whitelist(self) -> AddressSet:
+        return self.ctx.whitelist
+
     def _route_detectors(self) -> None:
         """Which enabled detectors observe which kinds, in registry order (the rank of their findings)."""
         on = [e for e in self.registry if e.enabled(self.cfg)]
@@ -64,8 +71,6 @@ class Engine:
 
     def reconfigure(self, cfg: DetectConfig, whitelist: AddressSet) -> None:
         """New thresholds and whitelist (a config reload); what is known about each source is kept."""
-        self.cfg = cfg
-        self.whitelist = whitelist
         self.ctx.configure(cfg, whitelist)
         self._route_detectors()
         self._idle = max(cfg.findtime, cfg.flood_window, cfg.distributed_window)
@@ -95,13 +100,13 @@ class Engine:
                 self.now = t
                 if t >= self._due:  # a verdict that waited for logins is due: decide it first
                     return self._release(t) + self.feed(ev)
-            wl = self.whitelist
+            wl = self.ctx.whitelist
             if (wl.exact or wl.nets) and ip in wl:
                 return []
             src = self.sources.get(ip)
             if src is None:
                 src = self.sources[ip] = Source(ip, t)
-                if len(self.sources) > self.cfg.max_tracked:
+                if len(self.sources) > self.ctx.cfg.max_tracked:
                     self._sweep(force=True)
             # what every event adds to its source's figures
             src.total += 1
@@ -170,7 +175,7 @@ class Engine:
         if kind is _AUTH_OK:  # a cracked account, or a phone whose evidence the detectors take back
             account = ev[6]
             if account is not None:
-                if src.failures_on(account) >= self.cfg.compromise_failures and account not in src.ok_accounts:
+                if src.failures_on(account) >= self.ctx.cfg.compromise_failures and account not in src.ok_accounts:
                     return self._compromise(src, ev, t, "")
                 if self.banned is not None and self.banned(src.ip, t):
                     return self._compromise(src, ev, t, "while banned")
@@ -181,7 +186,7 @@ class Engine:
             self.ctx.logged_in(src.ip, t)
         if found is None:
             return []
-        if kind is _AUTH_FAILED and self.cfg.login_grace > 0 and not src.ok_accounts:
+        if kind is _AUTH_FAILED and self.ctx.cfg.login_grace > 0 and not src.ok_accounts:
             self._grace(src, ev, t, found)
         return self._judge(src, found, t, ev[6])
 
