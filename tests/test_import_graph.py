@@ -252,11 +252,12 @@ LAYERS = (
 
 def _layer(module: str) -> int:
     part = module.split(".")[1] if "." in module else ""
-    return next(i for i, layer in enumerate(LAYERS) if part in layer)
+    return next((i for i, layer in enumerate(LAYERS) if part in layer), -1)
 
 
 def test_every_module_has_a_layer_and_imports_only_downwards() -> None:
     graph = import_graph()
+    assert [m for m in graph if _layer(m) < 0] == [], "name the layer of each new package or module in LAYERS"
     upward = [f"{m} (layer {_layer(m)}, line {line}) imports {t} (layer {_layer(t)})"
               for m, edges in graph.items() for t, line in edges.items() if _layer(t) > _layer(m)]
     assert upward == []
