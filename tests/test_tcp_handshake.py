@@ -9,8 +9,9 @@ import pytest
 
 from sipwarden.detect.engine import Engine
 from sipwarden.parsers.packets import PacketIntake
-from sipwarden.sources import live_capture
-from sipwarden.sources.live_capture import UNVERIFIED, Frames, Handshakes
+from sipwarden.sources import handshakes
+from sipwarden.sources.handshakes import UNVERIFIED, Handshakes
+from sipwarden.sources.live_capture import Frames
 from sipwarden.sources.pcap import read_capture
 
 PBX, VICTIM = "198.51.100.1", "203.0.113.5"
@@ -107,7 +108,7 @@ def test_mid_stream_reset_and_bounds(monkeypatch):
     assert h.transport(k) == h.transport((PBX, 5060, VICTIM, 40000)) == "tcp"
     h.end((PBX, 5060, VICTIM, 40000))
     assert h.transport(k) == UNVERIFIED and not h.pending
-    monkeypatch.setattr(live_capture, "MAX_HANDSHAKES", 4)
+    monkeypatch.setattr(handshakes, "MAX_HANDSHAKES", 4)
     for p in range(10):  # a SYN-ACK flood fills only the pending table
         h.segment((PBX, 5060, VICTIM, p), S | A, p, 0)
     assert len(h.pending) == 4 and list(h.pending)[0] == (VICTIM, 6, PBX, 5060)

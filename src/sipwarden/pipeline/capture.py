@@ -1,7 +1,7 @@
 """`sipwarden scan` over capture files (pcap, pcapng, gzip'd), alone or merged with logs.
 
-Capture files are recognised by their magic bytes, not their names. SIP is found by content on
-any port; HEP datagrams inside a capture are opened. A capture holding both the raw SIP and
+Capture files are recognised by their magic bytes, not their names (sources/filetype.py). SIP is
+found by content on any port; HEP datagrams inside a capture are opened. A capture holding both the raw SIP and
 the HEP copy of the same messages (an agent mirroring to a collector on the captured host, as
 in the Asterisk corpus) would count every message twice: when a capture holds raw SIP, its
 HEP is skipped (and the summary says so); a capture with HEP only is read through its HEP.
@@ -11,7 +11,6 @@ events; pipeline/scan.py merges them with the logs' in event time and runs the e
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,31 +19,7 @@ from ..config import Config
 from ..events import Event
 from ..parsers.packets import PacketIntake
 from ..sources.logfile import SourceError
-from ..sources.pcap import _PCAP_MAGICS, _PCAPNG_MAGIC, CaptureError, CaptureStats, read_capture
-
-
-def is_capture(path: str) -> bool:
-    """Does `path` start like a pcap or pcapng file (possibly gzip'd)? False for stdin and logs."""
-    if path == "-":
-        return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            if head[:2] == b"\x1f\x8b":
-                f.seek(0)
-                try:
-                    head = gzip.GzipFile(fileobj=f).read(4)
-                except (OSError, EOFError):
-                    return False
-    except OSError:
-        return False
-    return head == _PCAPNG_MAGIC or head in _PCAP_MAGICS
-
-
-def split_captures(paths: tuple[str, ...] | list[str]) -> tuple[list[str], list[str]]:
-    """(captures, other paths), each in the given order."""
-    caps = [p for p in paths if is_capture(p)]
-    return caps, [p for p in paths if p not in caps]
+from ..sources.pcap import CaptureError, CaptureStats, read_capture
 
 
 def intake_for(cfg: Config) -> PacketIntake:

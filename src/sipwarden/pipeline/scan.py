@@ -41,8 +41,9 @@ def open_inputs(paths: tuple[str, ...] | list[str], cfg: Config,
     """(logs, captures) of the operator's paths, logs checked now. With `unread` (scan, explain) a
     log that cannot be opened or read to its end is noted there and the others are read; without
     it the first such file raises SourceError."""
-    from .capture import split_captures
-    captures, rest = split_captures(paths)
+    from ..sources.filetype import is_capture
+    captures = [p for p in paths if is_capture(p)]
+    rest = [p for p in paths if p not in captures]
     logs = []
     for p in rest:
         try:

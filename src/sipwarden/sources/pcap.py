@@ -4,7 +4,7 @@ Reading is dpkt's; everything after the link layer is ours and bounded: UDP payl
 like SIP are yielded as they are, TCP streams are cut into messages per flow (a minimal
 reassembly: in-order segments, retransmissions trimmed, a gap restarts the flow at the next
 message start; labelled "tcp" only on connections whose handshake the capture holds, else
-"tcp-unverified": see live_capture.Handshakes), and HEP datagrams are opened so their inner SIP is yielded with the addresses
+"tcp-unverified": see handshakes.py), and HEP datagrams are opened so their inner SIP is yielded with the addresses
 the capture agent wrote (never those inside the SIP text).
 
 A capture holding both the raw traffic and its HEP copy (as the Asterisk corpus does) would
@@ -24,15 +24,14 @@ import dpkt
 from ..addr import normalize
 from ..parsers.hep import HepError, decode_hep, is_hep
 from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip
-from .live_capture import Handshakes
+from .filetype import PCAP_MAGICS, PCAPNG_MAGIC
+from .handshakes import Handshakes
 
 HEP_PORT = 9060
 MAX_FLOWS = 4096  # TCP flows reassembled at once; least recently active dropped first
 
 Packet = tuple[float, str, int, str, int, str, bytes]  # time, src, sport, dst, dport, transport, payload
 
-_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-_PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
 
 
 class CaptureError(Exception):
@@ -80,9 +79,9 @@ def read_capture(path: str | Path, *, hep: bool = True, sip: bool = True,
         try:
             magic = raw.read(4)
             raw.seek(0)
-            if magic == _PCAPNG_MAGIC:
+            if magic == PCAPNG_MAGIC:
                 reader = dpkt.pcapng.Reader(raw)
-            elif magic in _PCAP_MAGICS:
+            elif magic in PCAP_MAGICS:
                 reader = dpkt.pcap.Reader(raw)
             else:
                 raise CaptureError(f"{path}: not a pcap or pcapng file")
