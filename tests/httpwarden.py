@@ -112,11 +112,16 @@ class HttpWarden:
         return doc
 
     def wait_for(self, cond, what: str, timeout: float = 5.0) -> float:  # noqa: ANN001
-        """Seconds until cond() holds (AssertionError after timeout)."""
+        """Seconds until cond() holds (AssertionError after timeout). A page element the dashboard
+        re-rendered between finding it and reading it (selenium's stale element) is "not yet"."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            if cond():
-                return time.monotonic() - t0
+            try:
+                if cond():
+                    return time.monotonic() - t0
+            except Exception as e:
+                if type(e).__name__ != "StaleElementReferenceException":
+                    raise
             time.sleep(0.02)
         raise AssertionError(f"not within {timeout}s: {what}")
 

@@ -1,16 +1,19 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The bulk reader's hot loop, compiled: the same events as the pure-Python reader, far fewer C-API calls.
+"""The log stream's chunk loop, compiled: the same events as the pure-Python loop, far fewer C-API calls.
 
 Optional (the pattern of aiohttp's HTTP parser and PyYAML's libyaml binding): the package runs
-without it, and `SIPWARDEN_PURE=1` makes it run without it. `read_lines` walks the lines of a
-clean chunk (see the stream's docstring) over the str's ASCII buffer and builds Python objects
-only for lines that yield an event. What it reads itself is the usual shape only: the bracketed
-line prefix, an untampered security event, and the three busiest `messages` formats, each
-exactly as the Python in-place readers (`security.parse_plain`, `asterisk.*_plain`) read them.
-Any other line that may hold an event (a trigger word in it, or a prefix this code does not
-know) is handed to the caller's `line_reader`, the pure-Python reading of one line: so every
-decision on unusual (attacker-shaped) text is the pure path's own, and `tests/parsers/test_accel.py`
-holds the two paths equal on ordinary and hostile lines.
+without it, and `SIPWARDEN_PURE=1` makes it run without it (sipwarden/compiled.py). `ChunkReader.read`
+walks the lines of a clean chunk (see parsers/stream.py) over the str's ASCII buffer and builds
+Python objects only for lines that yield an event. What it reads itself is the usual shape only:
+the bracketed line prefix, an untampered security event, and the busiest `messages` formats (chan_sip
+Registration and Registered SIP, the PJSIP distributor, both Call layouts, AMI's failed logins,
+FreePBX's Rejecting), each exactly as its Python reader reads it (`security.parse_plain` and the
+careful parser's two chan_sip wordings, `asterisk.*_plain`, the careful `registered`, `manager`,
+`freepbx_rejecting`). Any other line that may hold an event (a trigger word in it, or a prefix this
+code does not know) is handed to the stream's `_read_line`, the pure-Python reading of one line: so
+every decision on unusual (attacker-shaped) text is the pure path's own. A chunk that is not ASCII
+goes to the pure loop whole. `tests/parsers/test_accel.py` holds the two loops equal on ordinary and
+hostile lines.
 """
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF

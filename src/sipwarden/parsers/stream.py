@@ -29,7 +29,8 @@ security log's fast reader, else its careful parser) and the clock's `time_at`.
 
 The compiled chunk loop (`ACCEL`, parsers/_accel.pyx, built by `pip install` where a C compiler is;
 `SIPWARDEN_PURE=1` turns it off) reads a clean ASCII chunk in one pass over its buffer: the usual
-line prefix, untampered security events and the three busiest `messages` formats itself, every other
+line prefix, untampered security events and the busiest `messages` formats itself (the candidate search,
+the fast readers and `time_at` in one pass, Events built in C), every other
 line that may hold an event through `_read_line` (this loop's reading of one line), so unusual text
 is read by the Python code above. tests/parsers/test_accel.py holds both loops equal.
 """
