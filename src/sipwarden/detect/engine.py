@@ -175,7 +175,8 @@ class Engine:
         if kind is _AUTH_OK:  # a cracked account, or a phone whose evidence the detectors take back
             account = ev[6]
             if account is not None:
-                if src.failures_on(account) >= self.ctx.cfg.compromise_failures and account not in src.ok_accounts:
+                if (src.fails and src.failures_on(account) >= self.ctx.cfg.compromise_failures
+                        and account not in src.ok_accounts):
                     return self._compromise(src, ev, t, "")
                 if self.banned is not None and self.banned(src.ip, t):
                     return self._compromise(src, ev, t, "while banned")

@@ -140,4 +140,5 @@ class Context:
         """A successful login from `ip` at `t`: its network has real phones in it."""
         if len(self.ok_nets) >= MAX_LOGIN_NETS:
             self.ok_nets = dict(sorted(self.ok_nets.items(), key=lambda kv: kv[1])[MAX_LOGIN_NETS // 2:])
-        self.ok_nets[self.net_of(ip)] = t
+        cfg = self.cfg
+        self.ok_nets[network_of(ip, cfg.subnet_v4_prefix, cfg.subnet_v6_prefix)] = t
