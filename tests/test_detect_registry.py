@@ -124,7 +124,8 @@ EVENTS = st.builds(
     st.sampled_from([k for k in Kind if k is not Kind.TAMPER]),
     st.sampled_from((None, "udp", "tcp", "tcp-unverified", "TLS")),
     st.sampled_from(("messages", "security", "wire", "hep", None)),
-    st.sampled_from((None, "100", "101", "102", "999")), st.sampled_from((None, "0044123456789", "999")),
+    st.sampled_from((None, "100", "101", "102", "103", "104", "999")),
+    st.sampled_from((None, None, "0044123456789", "201", "999")),
     st.sampled_from((None, "REGISTER", "INVITE", "OPTIONS")), st.sampled_from((None, "digest")),
     st.sampled_from((None,) * 7 + ("sipvicious",)),
 )
