@@ -65,6 +65,20 @@ def test_registry_routes_kinds_as_declared() -> None:
         "Scanner", "Enumeration", "Burst", "DistributedNet"]
 
 
+def test_a_reload_reroutes_and_keeps_what_detectors_know() -> None:
+    """Turning a detector on by a reload (canary_accounts) routes events to it from the next event,
+    and the evidence the others gathered is kept (the fifth failure still decides bruteforce)."""
+    eng = Engine(DetectConfig())
+    touch = Event(1000.0, "192.0.2.9", Kind.UNKNOWN_ACCOUNT, account="999", origin="messages")
+    assert eng.feed(touch) == []
+    for i in range(4):
+        eng.feed(Event(1001.0 + i, "192.0.2.8", Kind.AUTH_FAILED, account="100", origin="messages"))
+    eng.reconfigure(DetectConfig(canary_accounts=("999",)), eng.whitelist)
+    assert [v.reason for v in eng.feed(touch._replace(time=1010.0))] == [Reason.CANARY]
+    out = eng.feed(Event(1011.0, "192.0.2.8", Kind.AUTH_FAILED, account="100", origin="messages"))
+    assert [v.reason for v in out] == [Reason.BRUTEFORCE]
+
+
 def test_detectors_return_findings_and_never_judge() -> None:
     calls: dict[str, int] = {}
     found: dict[str, int] = {}
