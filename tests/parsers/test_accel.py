@@ -260,3 +260,18 @@ def test_timestamps_same_times(zone: str) -> None:
         for not_after in (None, start.timestamp() + 600, start.timestamp() - 90000):
             evs = same(text, (4096, 1 << 20), clock=lambda na=not_after: Clock(2026, tz, na))
             assert len({e.time for e in evs}) > 200
+
+
+_PREFIXES = ("", "[Nov 23 19:00:01] NOTICE[1] chan_sip.c: ", "[Nov 23 19:00:02] SECURITY[2]: res_security_log.c:0 f: ",
+             "[Nov 23 19:00:03] WARNING[3][C-0a] Ext. s: ", "[Nov 23 19:00:04] VERBOSE[4] x.c:12 in f:  -- ")
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_PREFIXES),
+                          st.text(st.characters(min_codepoint=1, max_codepoint=127, blacklist_characters="\n\r\x1b"),
+                                  max_size=300)), min_size=1, max_size=30))
+def test_random_ascii_same_events(lines: list) -> None:
+    """Any ASCII text after a usual prefix (or none): the compiled loop reads it as the pure one, and
+    never reads past a line."""
+    same("".join(p + t + "\n" for p, t in lines), (1 << 20, 200))
