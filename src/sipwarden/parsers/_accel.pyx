@@ -924,10 +924,11 @@ cdef class ChunkReader:
             if e < 0:
                 e = n
             k = find(b, s, e, b"SecurityEvent=", 14)
+            ms = bracket_prefix(b, s, e) if k >= 0 else -1
             if k < 0:
                 cont = True
-            elif find(b, i + 15, e, b'RemoteAddress="', 15) < 0 and bracket_prefix(b, s, e) >= 0:
-                cont = bracket_prefix(b, s, e) != k  # one pair: is the event at its message start?
+            elif ms >= 0 and find(b, i + 15, e, b'RemoteAddress="', 15) < 0:
+                cont = ms != k  # one pair: is the event at its message start?
             else:
                 cont = line_cont(s, e)
             if cont:
