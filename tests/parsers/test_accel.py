@@ -275,3 +275,15 @@ def test_random_ascii_same_events(lines: list) -> None:
     """Any ASCII text after a usual prefix (or none): the compiled loop reads it as the pure one, and
     never reads past a line."""
     same("".join(p + t + "\n" for p, t in lines), (1 << 20, 200))
+
+
+def test_scan_summary_names_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scan`'s summary line says which loop read the logs, and why the slow one when it was not asked for."""
+    from sipwarden import compiled
+    from sipwarden.cli.scan import _reader
+
+    assert _reader(True) == "compiled log reader"
+    monkeypatch.setattr(compiled, "PURE", False)
+    assert "not built at install" in _reader(False)
+    monkeypatch.setattr(compiled, "PURE", True)
+    assert _reader(False) == "pure-Python log reader (SIPWARDEN_PURE)"

@@ -101,7 +101,7 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
                f"{plural(len(result.verdicts), 'verdict')}, {plural(result.engine.tamper, 'tamper event')}, "
                f"{plural(result.oversized, 'oversized line')} skipped "
                f"in {elapsed:.2f}s ({per_s:,.0f} {'lines' if result.lines else 'events'}/s, "
-               f"{'compiled' if stream.ACCEL is not None else 'pure-Python'} log reader)", err=True)
+               f"{_reader(stream.ACCEL is not None)})", err=True)
     _report_unread(unread, logs)
 
 
@@ -306,4 +306,14 @@ def _in_net(ip: str | None, net: str) -> bool:
 def _count(items) -> dict[str, int]:  # noqa: ANN001
     from collections import Counter
     return dict(Counter(items).most_common())
+
+
+def _reader(built: bool) -> str:
+    """Which chunk loop read the logs, for the summary line (and why the slow one, if it was)."""
+    from .. import compiled
+
+    if built:
+        return "compiled log reader"
+    return "pure-Python log reader" + (" (SIPWARDEN_PURE)" if compiled.PURE else
+                                       ": the compiled one was not built at install (no C compiler?)")
 
