@@ -287,3 +287,27 @@ def test_scan_summary_names_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "not built at install" in _reader(False)
     monkeypatch.setattr(compiled, "PURE", True)
     assert _reader(False) == "pure-Python log reader (SIPWARDEN_PURE)"
+
+
+_LATIN = ("\u00e9", "\u00fc", "\u00a0", "\u00aa", "\u00b5", "\u00ff", "M\u00fcller")
+
+
+@needs_accel
+@pytest.mark.parametrize("seed", range(4))
+def test_latin1_text_same_events(seed: int) -> None:
+    """A text with characters above ASCII but within Latin-1 (a display name, a file name) is read by the
+    compiled loop, each such line by the Python readers: the same events. (\\xa0 is a blank to `re`,
+    \\xaa and \\xb5 are word characters: the C readers must not see them.)"""
+    rng = random.Random(2000 + seed)
+    lines = []
+    for n in range(2000):
+        line = rng.choice(_SEEDS)
+        if n % 3 == 0:
+            at = rng.randrange(len(line) + 1) if rng.random() < 0.7 else rng.randrange(min(40, len(line)) + 1)
+            line = line[:at] + rng.choice(_LATIN) + line[at:]
+        elif n % 3 == 1:
+            line = _mutate(rng, line, 1).replace("\ufffd", "\u00ff")
+        lines.append(line)
+    text = "\n".join(lines) + "\n"
+    assert not text.isascii() and max(text) <= "\u00ff"
+    assert len(same(text, (rng.randrange(500, 5000), 1 << 20))) > 500

@@ -11,8 +11,9 @@ FreePBX's Rejecting), each exactly as its Python reader reads it (`security.pars
 careful parser's two chan_sip wordings, `asterisk.*_plain`, the careful `registered`, `manager`,
 `freepbx_rejecting`). Any other line that may hold an event (a trigger word in it, or a prefix this
 code does not know) is handed to the stream's `_read_line`, the pure-Python reading of one line: so
-every decision on unusual (attacker-shaped) text is the pure path's own. A chunk that is not ASCII
-goes to the pure loop whole. `tests/parsers/test_accel.py` holds the two loops equal on ordinary and
+every decision on unusual (attacker-shaped) text is the pure path's own. A line holding characters
+above ASCII goes to the Python line reader; a chunk holding any beyond Latin-1 (a str of two or four
+bytes a character) goes to the pure loop whole. `tests/parsers/test_accel.py` holds the two loops equal on ordinary and
 hostile lines.
 """
 
@@ -23,6 +24,8 @@ from libc.stdlib cimport malloc, realloc, free
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
+    int PyUnicode_KIND(object)
+    enum: PyUnicode_1BYTE_KIND
     void* PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     object PyUnicode_DecodeASCII(const char*, Py_ssize_t, const char*)
@@ -254,6 +257,16 @@ cdef bint has_trigger(list trig, const char* b, Py_ssize_t s, Py_ssize_t e):
     return False
 
 
+cdef inline bint high(const char* b, Py_ssize_t s, Py_ssize_t e) nogil:
+    """Does b[s:e] hold a character above ASCII (a Latin-1 text's)? The compiled readers leave such a
+    line to the Python ones (re's \\w, \\s, str.isdigit... answer otherwise for them)."""
+    while s < e:
+        if <unsigned char>b[s] >= 128:
+            return True
+        s += 1
+    return False
+
+
 cdef inline Py_ssize_t rfind_char(const char* b, Py_ssize_t s, Py_ssize_t e, char c) nogil:
     """Last index of `c` in b[s:e], or -1 (str.rfind)."""
     e -= 1
@@ -325,10 +338,12 @@ cdef class _Reader:
     cdef char tvkey[18]
     cdef bint tvset
     cdef object tvbase
+    cdef bint latin  # the text holds characters above ASCII (a one-byte kind all the same)
 
     def __cinit__(self, str body, object clock):
         self.body = body
         self.b = <const char*>PyUnicode_DATA(body)
+        self.latin = not PyUnicode_IS_ASCII(body)
         self.clock = clock
         if clock is not None:
             self.cache = clock._cache
@@ -338,7 +353,7 @@ cdef class _Reader:
         """clock.time_at(body, s, e). The same `[...]` stamp as the previous call gives the same answer
         (the clock's state after that call makes it so); a new one is read as the clock reads it."""
         cdef Py_ssize_t j, n
-        if self.b[s] == 91:
+        if self.b[s] == 91 and not (self.latin and high(self.b, s, e)):
             j = find_char(self.b, s, e, 93)
             n = j - s + 1
             if j > 0 and n <= 48:
@@ -893,9 +908,9 @@ cdef class ChunkReader:
 
     def clean(self, str body, Py_ssize_t end, bint held, object line_cont, object call_dirty):
         """`LogStream._clean(body, end)` (but for its packet-dump state): may body[:end] be read in chunk
-        mode? None when `body` is not ASCII. `line_cont(s, e)`: may the line body[s:e] end a split
+        mode? None when `body` is not one byte a character. `line_cont(s, e)`: may the line body[s:e] end a split
         security event (the pure check); `call_dirty(s, e)`: is that call line cut short (likewise)."""
-        if not PyUnicode_IS_ASCII(body):
+        if PyUnicode_KIND(body) != PyUnicode_1BYTE_KIND:
             return None
         cdef _Reader rd = _Reader(body, None)
         cdef const char* b = rd.b
@@ -913,7 +928,7 @@ cdef class ChunkReader:
             e = find_char(b, i, n, 10)
             if e < 0:
                 e = n
-            ms = bracket_prefix(b, s, e)
+            ms = -1 if rd.latin and high(b, s, e) else bracket_prefix(b, s, e)
             if not (ms >= 0 and rd.call(b, ms, e) is not None) and call_dirty(s, e):
                 return False
             i = find(b, e, n, b") to extension '", 16)
@@ -924,7 +939,7 @@ cdef class ChunkReader:
             if e < 0:
                 e = n
             k = find(b, s, e, b"SecurityEvent=", 14)
-            ms = bracket_prefix(b, s, e) if k >= 0 else -1
+            ms = bracket_prefix(b, s, e) if k >= 0 and not (rd.latin and high(b, s, e)) else -1
             if k < 0:
                 cont = True
             elif ms >= 0 and find(b, i + 15, e, b'RemoteAddress="', 15) < 0:
@@ -946,14 +961,15 @@ cdef class ChunkReader:
 
     def read(self, str body, Py_ssize_t end, Py_ssize_t first, object file, object clock, object line_reader):
         """Events of the complete lines body[:end] (a clean chunk), in file order: (events, security
-        line numbers, lines read), or None when `body` is not ASCII (the pure loop reads it then).
+        line numbers, lines read), or None when `body` is not one byte a character (beyond Latin-1: the
+        pure loop reads it then; a line of a Latin-1 text that is not ASCII goes to `line_reader`).
 
         `line_reader(s, e)` reads the line body[s:e] the pure way: None (nothing), (True, fields or
         None) for a security event line (`read_security`'s 13 fields), (False, Event) for a
         `messages` event. It may raise `security.Incomplete`, and leaves the clock alone: times are
         read in a second pass, once every line is known to be readable, in file order.
         """
-        if not PyUnicode_IS_ASCII(body) or end > PyUnicode_GET_LENGTH(body):
+        if PyUnicode_KIND(body) != PyUnicode_1BYTE_KIND or end > PyUnicode_GET_LENGTH(body):
             return None
         cdef _Reader rd = _Reader(body, clock)
         cdef const char* b = rd.b
@@ -974,8 +990,8 @@ cdef class ChunkReader:
                 f = None
                 kind = 0
                 slow = False
-                ms = bracket_prefix(b, s, e)
-                if ms < 0:  # a prefix this code does not read: the pure reading, if a trigger is there
+                ms = -1 if rd.latin and high(b, s, e) else bracket_prefix(b, s, e)
+                if ms < 0:  # a prefix this code does not read (or not ASCII): the pure reading, if a trigger is there
                     slow = has_trigger(self.trig, b, s, e)
                 else:
                     n = e - ms
