@@ -56,6 +56,7 @@ def check_wire(w: WireConfig) -> None:
 
 
 def check_blocklists(cfg: BlocklistsConfig) -> None:
+    """Raise ConfigError naming the key for any unusable [blocklists] setting."""
     for s in cfg.sources:
         scheme = urlsplit(s).scheme.lower()
         if scheme not in ("", "http", "https", "file") and not (len(scheme) == 1 and s[1:2] == ":"):
@@ -81,7 +82,3 @@ def parse_http_listen(text: str) -> tuple[str, int]:
         except ValueError:
             raise ConfigError(f"http.listen: {host!r} is not an IP address (or localhost)") from None
     return host, int(port)
-
-
-def check_http_listen(text: str) -> None:
-    parse_http_listen(text)

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 
 from ..addr import AddressSet
-from .checks import check_ban_names, check_blocklists, check_http_listen, check_wire
+from .checks import check_ban_names, check_blocklists, check_wire, parse_http_listen
 from .fleet import check_fleet
 from .schema import Config, ConfigError, duration_seconds, masked, read_secret_file, redact_url
 
@@ -132,7 +132,7 @@ def validate(cfg: Config) -> None:
     check_fleet(cfg.fleet)
     check_blocklists(cfg.blocklists)
     if cfg.http.listen:
-        check_http_listen(cfg.http.listen)
+        parse_http_listen(cfg.http.listen)
     if cfg.notify.digest_interval < 1 or cfg.notify.queue < 1 or cfg.notify.timeout <= 0:
         raise ConfigError("notify.digest_interval must be at least 1 s, notify.queue at least 1, notify.timeout positive")
     for u in cfg.notify.webhook:
