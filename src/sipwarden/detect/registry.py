@@ -26,11 +26,15 @@ EVERY_KIND = frozenset(Kind)
 AUTH_KINDS = frozenset({Kind.AUTH_FAILED, Kind.UNKNOWN_ACCOUNT, Kind.ACL_FAILED, Kind.CHALLENGE_SENT, Kind.AUTH_OK})
 
 
+def _always(cfg: DetectConfig) -> bool:
+    return True
+
+
 class Entry(NamedTuple):
     name: str
     make: Callable[[Context], Detector]
     kinds: frozenset[Kind | str]  # what it observes (a source's events of other kinds never reach it)
-    enabled: Callable[[DetectConfig], bool] = lambda cfg: True  # noqa: E731 - off by configuration: not run
+    enabled: Callable[[DetectConfig], bool] = _always  # false: turned off by the configuration, not run
 
 
 REGISTRY: tuple[Entry, ...] = (

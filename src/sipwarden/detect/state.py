@@ -118,7 +118,7 @@ class Source:
 class Context:
     """What every detector may read besides its source: the thresholds, the operator's lists, and
     the networks real phones logged in from (never judged as a whole). One per engine; a config
-    reload replaces the first three and keeps the last."""
+    reload (`configure`) replaces the thresholds and lists and keeps the networks."""
 
     __slots__ = ("cfg", "whitelist", "canaries", "registrations", "ok_nets")
 
