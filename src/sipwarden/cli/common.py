@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..config import Config, ConfigError, load
+from ..config import Config, ConfigError, DaemonConfig, load
 
 
 class OperatorError(click.ClickException):
@@ -28,8 +28,6 @@ def os_error_text(e: OSError) -> str:
 
 
 CONFIG_HELP = "TOML config file (or $SIPWARDEN_CONFIG)."
-
-
 config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="SIPWARDEN_CONFIG",
                              help=CONFIG_HELP)
 
@@ -90,11 +88,9 @@ def console(err: bool = False):  # noqa: ANN202
     return Console(stderr=err)
 
 
-DEFAULT_STATE = "/var/lib/sipwarden"
-
-
+DEFAULT_STATE = DaemonConfig.state_dir  # one default, the config's
 state_option = click.option("--state-dir", default=None, envvar="SIPWARDEN_STATE_DIR",
-                          help=f"State directory (or $SIPWARDEN_STATE_DIR; default from config, else {DEFAULT_STATE}).")
+                            help=f"State directory (or $SIPWARDEN_STATE_DIR; default from config, else {DEFAULT_STATE}).")
 
 
 def state_dir_of(cfg: Config, state_dir: str | None) -> str:
