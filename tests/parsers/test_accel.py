@@ -199,6 +199,7 @@ def test_property_same_events(parts: list) -> None:
 @needs_accel
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(("[", "]", " ", "Nov 23 19:00:00", "NOTICE", "SECURITY", "DTMF", "[1]", "[12]",
+                                 "WARNING", "ERROR", "VERBOSE", "DEBUG", "DEBU", "NOTIC", "D", "V",
                                  "[C-0a]", "[C-]", "[C-x]", ":", ": ", "  ", "chan_sip.c", ":123", " in ", "func",
                                  " x", "Ext. ", "\"", "'", "-- ", "==", "> ", ">", "a/b.c", "-", "_", "\t", "x" * 39,
                                  "SecurityEvent=")), max_size=14))
@@ -220,6 +221,19 @@ def test_prefix_reader_stamp_bounds(stamp: str) -> None:
     line = f"[{stamp}] NOTICE[1] chan_sip.c: Registration"
     m = bracketed_match(line, 0, len(line))
     assert prefix_end(line, 0, len(line)) == (m.end() if m is not None else -1)
+
+
+@needs_accel
+@pytest.mark.parametrize("level", ["NOTICE", "WARNING", "ERROR", "SECURITY", "VERBOSE", "DEBUG", "DTMF", "DEBUGX",
+                                   "NOTICE ", "TRACE", "D", ""])
+@pytest.mark.parametrize("rest", ["[1] x.c: m", "[12][C-0000a1]: res_pjsip/x.c:12 in f: m", " [1]: x.c:1 f:  -- m",
+                                  "[1] Ext. s: m", "[1] m", "[1]:m", "[] x.c: m"])
+def test_prefix_reader_levels(level: str, rest: str) -> None:
+    from sipwarden.parsers._accel import prefix_end
+
+    line = f"[Nov 23 19:00:00] {level}{rest}"
+    m = bracketed_match(line, 0, len(line))
+    assert prefix_end(line, 0, len(line)) == (m.end() if m is not None else -1), line
 
 
 _REG = "NOTICE[1] chan_sip.c: Registration from '<sip:1@x>' failed for '10.1.0.1:5060' - Wrong password"

@@ -105,16 +105,29 @@ cdef inline Py_ssize_t find_char(const char* b, Py_ssize_t s, Py_ssize_t e, char
     return -1 if p == NULL else p - b
 
 
-cdef extern from "string.h" nogil:
-    void* memmem(const void* haystack, size_t hl, const void* needle, size_t nl)  # glibc, musl (_GNU_SOURCE: Python.h)
-
-
 cdef inline Py_ssize_t find(const char* b, Py_ssize_t s, Py_ssize_t e, const char* n, Py_ssize_t nl) nogil:
-    """First index of needle `n` in b[s:e], or -1 (str.find)."""
-    if e - s < nl:
-        return -1
-    cdef const char* p = <const char*>memmem(b + s, e - s, n, nl)
+    """First index of needle `n` in b[s:e], or -1 (str.find): memchr for its first byte, then a compare.
+    (Faster here than memmem, whose set-up per call costs more than the short hops between matches.)"""
+    cdef Py_ssize_t last = e - nl
+    cdef const char* p
+    while s <= last:
+        p = <const char*>memchr(b + s, n[0], last - s + 1)
+        if p == NULL:
+            return -1
+        s = p - b
+        if memcmp(p, n, nl) == 0:
+            return s
+        s += 1
     return -1 if p == NULL else p - b
+    while s <= last:
+        p = <const char*>memchr(b + s, n[0], last - s + 1)
+        if p == NULL:
+            return -1
+        s = p - b
+        if memcmp(p, n, nl) == 0:
+            return s
+        s += 1
+    return -1
 
 
 cdef inline Py_ssize_t rfind(const char* b, Py_ssize_t s, Py_ssize_t e, const char* n, Py_ssize_t nl) nogil:
@@ -140,6 +153,7 @@ cdef Py_ssize_t bracket_prefix(const char* b, Py_ssize_t s, Py_ssize_t e) nogil:
     """
     cdef Py_ssize_t p, j, q, q2, q3, r
     cdef int port_opt, fn_opt
+    cdef char c
     if s >= e or b[s] != 91:  # '['
         return -1
     j = s + 1
@@ -150,19 +164,22 @@ cdef Py_ssize_t bracket_prefix(const char* b, Py_ssize_t s, Py_ssize_t e) nogil:
     p = j + 1
     if p < e and b[p] == 32:
         p += 1
-    if starts(b, p, e, b"NOTICE", 6):
+    if p >= e:
+        return -1
+    c = b[p]  # the levels' first letters tell them apart (D: DEBUG or DTMF)
+    if c == 78 and starts(b, p, e, b"NOTICE", 6):
         p += 6
-    elif starts(b, p, e, b"WARNING", 7):
+    elif c == 86 and starts(b, p, e, b"VERBOSE", 7):
         p += 7
-    elif starts(b, p, e, b"ERROR", 5):
-        p += 5
-    elif starts(b, p, e, b"SECURITY", 8):
+    elif c == 83 and starts(b, p, e, b"SECURITY", 8):
         p += 8
-    elif starts(b, p, e, b"VERBOSE", 7):
+    elif c == 87 and starts(b, p, e, b"WARNING", 7):
         p += 7
-    elif starts(b, p, e, b"DEBUG", 5):
+    elif c == 69 and starts(b, p, e, b"ERROR", 5):
         p += 5
-    elif starts(b, p, e, b"DTMF", 4):
+    elif c == 68 and starts(b, p, e, b"DEBUG", 5):
+        p += 5
+    elif c == 68 and starts(b, p, e, b"DTMF", 4):
         p += 4
     else:
         return -1
