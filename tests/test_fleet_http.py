@@ -31,6 +31,8 @@ def test_blocklist_export_and_fleet_metrics(tmp_path):
         def m() -> dict[str, float]:
             return {s.name: s.value for fam in text_string_to_metric_families(w.get("/metrics")) for s in fam.samples}
         w.wait_for(lambda: m().get("sipwarden_fleet_bans_shared_total") == 1, "the share counted")
+        # the list is fetched by its own task at start: a fast daemon bans before it is read
+        w.wait_for(lambda: m().get("sipwarden_blocklist_entries") == 2, "the blocklist read")
         got = m()
         assert got["sipwarden_fleet_connected"] == 1 and got["sipwarden_fleet_malformed_total"] == 0
         assert got["sipwarden_blocklist_entries"] == 2 and got["sipwarden_blocklist_failed_sources"] == 0

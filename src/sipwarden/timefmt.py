@@ -87,7 +87,10 @@ class Clock:
         key = m.group(0)
         t = self._cache.get(key)
         if t is None:
-            t = self._resolve(m)
+            try:
+                t = self._resolve(m)
+            except (ValueError, OverflowError):  # minute 60, month 13, hour 99: a stamp that is no real time
+                return None  # the line has no time, like a journald line; its event is kept
             if len(self._cache) > 8192:
                 self._cache.clear()
             self._cache[key] = t
