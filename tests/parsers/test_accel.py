@@ -325,3 +325,25 @@ def test_latin1_text_same_events(seed: int) -> None:
     text = "\n".join(lines) + "\n"
     assert not text.isascii() and max(text) <= "\u00ff"
     assert len(same(text, (rng.randrange(500, 5000), 1 << 20))) > 500
+
+
+@needs_accel
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="ab'f )", max_size=40), st.text(alphabet="ab'f )", min_size=1, max_size=5),
+       st.integers(0, 45), st.integers(0, 45))
+def test_substring_search_is_str_find(text: str, needle: str, s: int, e: int) -> None:
+    """The C search every compiled reader uses answers as `str.find`."""
+    from sipwarden.parsers._accel import find_in
+
+    if 0 <= s <= e <= len(text):
+        assert find_in(text, needle, s, e) == text.find(needle, s, e)
+
+
+@needs_accel
+def test_substring_search_edges() -> None:
+    from sipwarden.parsers._accel import find_in
+
+    assert find_in("abc'x", "'y", 0, 5) == -1  # its first byte at the last place it fits, the rest differs
+    assert find_in("abc'y", "'y", 0, 5) == 3
+    assert find_in("xx' failed", "' failed for '", 0, 10) == -1  # longer than the text
+    assert find_in("abc", "c", 3, 3) == -1

@@ -118,15 +118,6 @@ cdef inline Py_ssize_t find(const char* b, Py_ssize_t s, Py_ssize_t e, const cha
         if memcmp(p, n, nl) == 0:
             return s
         s += 1
-    return -1 if p == NULL else p - b
-    while s <= last:
-        p = <const char*>memchr(b + s, n[0], last - s + 1)
-        if p == NULL:
-            return -1
-        s = p - b
-        if memcmp(p, n, nl) == 0:
-            return s
-        s += 1
     return -1
 
 
@@ -1124,6 +1115,16 @@ def prefix_end(str text, Py_ssize_t s, Py_ssize_t e):
     if not PyUnicode_IS_ASCII(text) or not 0 <= s <= e <= PyUnicode_GET_LENGTH(text):
         return -1
     return bracket_prefix(<const char*>PyUnicode_DATA(text), s, e)
+
+
+def find_in(str text, str needle, Py_ssize_t s, Py_ssize_t e):
+    """The compiled `text.find(needle, s, e)` on ASCII texts (-2: not ASCII or out of range): for tests."""
+    if not (PyUnicode_IS_ASCII(text) and PyUnicode_IS_ASCII(needle)) or not 0 <= s <= e <= PyUnicode_GET_LENGTH(text):
+        return -2
+    if PyUnicode_GET_LENGTH(needle) == 0:
+        return -2
+    return find(<const char*>PyUnicode_DATA(text), s, e, <const char*>PyUnicode_DATA(needle),
+                PyUnicode_GET_LENGTH(needle))
 
 
 def time_at(object clock, str text, Py_ssize_t s, Py_ssize_t e):
