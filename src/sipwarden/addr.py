@@ -59,7 +59,7 @@ def split_hostport(text: str, port_expected: bool = True) -> tuple[str, int | No
         if host is None:
             return None
         if rest.startswith(":") and rest[1:].isdigit():
-            return host, _port(rest[1:])
+            return host, port_number(rest[1:])
         return (host, None) if not rest else None
     colons = text.count(":")
     if colons == 0:  # bare v4
@@ -70,19 +70,22 @@ def split_hostport(text: str, port_expected: bool = True) -> tuple[str, int | No
         host = normalize(h)
         if host is None or not p.isdigit():
             return None
-        return host, _port(p)
+        return host, port_number(p)
     # two or more colons: v6, maybe with a bare :port
     head, _, tail = text.rpartition(":")
     if port_expected and tail.isdigit() and len(tail) <= 5 and normalize(head) is not None:
-        return normalize(head), _port(tail)  # type: ignore[return-value]
+        return normalize(head), port_number(tail)  # type: ignore[return-value]
     host = normalize(text)
     return (host, None) if host else None
 
 
-def _port(p: str) -> int | None:
+def port_number(p: str) -> int | None:
+    """The port that the digits `p` name (leading zeros count for nothing), or None: not ASCII digits, or
+    out of 1-65535. Never int() on the whole text: an attacker's 5,000-digit port passes its digit limit."""
     if not (p.isascii() and p.isdigit()):  # "5²".isdigit() is True, int("5²") is not a port
         return None
-    n = int(p)
+    p = p.lstrip("0")
+    n = int(p) if 0 < len(p) <= 5 else 0
     return n if 0 < n < 65536 else None
 
 
@@ -94,7 +97,7 @@ def parse_asterisk_addr(text: str) -> tuple[str, int | None, str | None] | None:
     host = normalize(parts[2])
     if host is None:
         return None
-    port = _port(parts[3]) if parts[3].isdigit() else None
+    port = port_number(parts[3]) if parts[3].isdigit() else None
     return host, port, parts[1].lower()
 
 

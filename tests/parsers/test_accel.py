@@ -347,3 +347,34 @@ def test_substring_search_edges() -> None:
     assert find_in("abc'y", "'y", 0, 5) == 3
     assert find_in("xx' failed", "' failed for '", 0, 10) == -1  # longer than the text
     assert find_in("abc", "c", 3, 3) == -1
+
+
+_LONG_PORT_LINES = (
+    "[Nov 23 19:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@x>' failed for '10.1.0.1:{p}' - Wrong password",
+    "[Nov 23 19:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:1@x>' failed for "
+    "'10.1.0.2:{p}' (callid: x) - No matching endpoint found",
+    "[Nov 23 19:00:01] NOTICE[1] chan_sip.c: Call from '' (10.1.0.3:{p}) to extension '1' rejected because extension "
+    "not found in context 'x'.",
+    "[Nov 23 19:00:01] VERBOSE[1] chan_sip.c: Registered SIP '101' at 10.1.0.4:{p}",
+    "[Nov 23 19:00:01] NOTICE[1] manager.c: 10.1.0.5:{p} failed to authenticate as 'x'",
+    "[Nov 23 19:00:01] WARNING[1] Ext. s: Rejecting unknown SIP connection from [2001:db8::6]:{p}",
+    '[Nov 23 19:00:01] SECURITY[1] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="2026-11-23T19:00:01'
+    '.036+0000",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="1",SessionID="0x7f",LocalAddress="IPV4/'
+    'UDP/203.0.113.5/5060",RemoteAddress="IPV4/UDP/198.51.100.7/{p}"',
+)
+
+
+@pytest.mark.parametrize("port, want", [("0" * 5000 + "5060", 5060), ("9" * 5000, None), ("0" * 30 + "1", 1),
+                                        ("1" * 30, None), ("65536", None), ("0" * 40, None)])
+def test_long_port_numbers_read_on_both_loops(port: str, want: int | None) -> None:
+    """A port of thousands of digits (past int()'s 4,300-digit limit) is no port: it never raises out
+    of the pure readers (it ended the scan with a traceback) and both loops read the line alike, the
+    sender kept; leading zeros count for nothing, as int() reads them."""
+    text = "".join(line.format(p=port) + "\n" for line in _LONG_PORT_LINES) + _PAD
+    pure = _run(text, 1 << 20, None)
+    assert pure[0] != "raised"
+    assert [(e.ip, e.port) for e in pure[0]] == [(f"10.1.0.{i}", want) for i in range(1, 6)] + [
+        ("2001:db8::6", want), ("198.51.100.7", want)]
+    if ACCEL is not None:
+        assert _run(text, 1 << 20, ACCEL) == pure
+        assert _run(text, 4096, ACCEL) == pure

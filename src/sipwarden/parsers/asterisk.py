@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..addr import normalize, split_hostport
+from ..addr import normalize, port_number, split_hostport
 from ..events import Event, Kind
 from .fingerprints import scanner_in
 
@@ -283,8 +283,7 @@ def _hostport(addr: str, port_expected: bool) -> tuple[str, int | None] | None:
         host = normalize(h)
         if host is None:
             return None
-        n = int(p)
-        return host, n if 0 < n < 65536 else None
+        return host, port_number(p)
     return split_hostport(addr, port_expected)
 
 

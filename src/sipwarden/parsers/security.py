@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..addr import normalize, parse_asterisk_addr
+from ..addr import normalize, parse_asterisk_addr, port_number
 from ..events import NO_EXTENSION_MATCH, Event, Kind
 from ..timefmt import event_tv
 
@@ -169,8 +169,8 @@ def parse_plain(text: str, pos: int, end: int) -> tuple | None | bool:
         return False  # a TAMPER event, or chan_sip's unauthenticated INVITE: the careful path words them
     if account == "" or account == "<unknown>":
         account = None
-    n = int(port) if port.isascii() else 0  # "٣0" is digits to the pattern; the careful path gives no port
-    return (event_tv(tv), ip, kind, n if 0 < n < 65536 else None, tr.lower(), svc, account, None, None, None, None,
+    # "٣0" is digits to the pattern; the careful path gives no port (port_number: ASCII digits only)
+    return (event_tv(tv), ip, kind, port_number(port), tr.lower(), svc, account, None, None, None, None,
             ev, "security")
 
 
