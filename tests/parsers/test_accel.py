@@ -378,3 +378,23 @@ def test_long_port_numbers_read_on_both_loops(port: str, want: int | None) -> No
     if ACCEL is not None:
         assert _run(text, 1 << 20, ACCEL) == pure
         assert _run(text, 4096, ACCEL) == pure
+
+
+@pytest.mark.parametrize("count", ["9" * 5000, "9" * 12, "70000"])
+def test_packet_dump_byte_count_is_bounded(count: str) -> None:
+    """A PJSIP dump header's byte count past what any SIP packet holds (MAX_DUMP) skips MAX_DUMP bytes,
+    as a chan_sip dump without its end line does: a count of thousands of digits raised int()'s
+    ValueError out of the stream (the scan ended with a traceback), and a twelve-digit one hid every
+    later line of the log. Both loops alike."""
+    header = (f"[Nov 23 19:00:00] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP request ({count} bytes) from "
+              "UDP:203.0.113.9:5060 --->\n")
+    packet = "REGISTER sip:x SIP/2.0\nFrom: <sip:1@x>\n" + "X-Pad: " + "x" * 70 + "\n" * 1
+    quiet = "[Nov 23 19:00:01] VERBOSE[1] pbx.c: -- quiet\n" * (stream.MAX_DUMP // 40)
+    reg = ("[Nov 23 19:00:02] NOTICE[1] chan_sip.c: Registration from '<sip:1@x>' failed for '198.51.100.3:5060' - "
+           "Wrong password\n")
+    text = header + packet + quiet + reg * 3
+    pure = _run(text + _PAD, 1 << 20, None)
+    assert pure[0] != "raised"
+    assert [e.ip for e in pure[0]] == ["198.51.100.3"] * 3
+    if ACCEL is not None:
+        assert _run(text + _PAD, 4096, ACCEL) == pure

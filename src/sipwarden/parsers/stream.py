@@ -117,7 +117,11 @@ def dump_start(line: str, after_empty: bool) -> int | None:
     m = _DUMP.match(line, i)
     if m is None:
         return None
-    return int(m.group("n")) if m.group("n") else -1
+    n = m.group("n")
+    if not n:
+        return -1
+    # no packet is longer than MAX_DUMP: a bigger count (thousands of digits pass int()'s limit) would hide the log
+    return min(int(n), MAX_DUMP) if len(n) <= 6 else MAX_DUMP
 
 
 def security_text(line: str) -> str | None:
