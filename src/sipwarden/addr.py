@@ -182,6 +182,7 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 
 def _listen_port(p: str, text: str) -> int:
-    if not p.isdigit() or not 0 < int(p) < 65536:
-        raise ValueError(f"{text!r}: {p!r} is not a port number")
-    return int(p)
+    n = port_number(p)
+    if n is None:
+        raise ValueError(f"{text[:40]!r}: {p[:20]!r} is not a port number")
+    return n
