@@ -398,3 +398,31 @@ def test_packet_dump_byte_count_is_bounded(count: str) -> None:
     assert [e.ip for e in pure[0]] == ["198.51.100.3"] * 3
     if ACCEL is not None:
         assert _run(text + _PAD, 4096, ACCEL) == pure
+
+
+_ROUGH = ("\x00", "0" * 30 + "5060", "9" * 30, "65536", "00000", "\u00e9", "\u00a0", "\u00b5", "\u00ff", "\x85", "\n",
+          "\n\n", "' - Wrong password", " port 99999", "[::1]:5060", ":", "'", '"', "\x1c")
+
+
+@needs_accel
+@pytest.mark.parametrize("seed", range(3))
+def test_rough_text_same_events_at_any_cut(seed: int) -> None:
+    """Mutants with NUL bytes, numbers of many digits, Latin-1 characters, empty lines, lines near
+    MAX_LINE and a last line without its newline, fed in chunks cut anywhere (a few bytes to a whole
+    file): the compiled loop gives the pure loop's events, line counts and clock at each cut size."""
+    rng = random.Random(3000 + seed)
+    for _ in range(12):
+        lines = []
+        for _ in range(rng.randrange(100, 400)):
+            line = rng.choice(_SEEDS).replace("\ufffd", "\u00ff")
+            for _ in range(rng.randrange(0, 4)):
+                at = rng.randrange(len(line) + 1) if rng.random() < 0.7 else len(line)
+                line = line[:at] + rng.choice(_ROUGH + _BITS[:40]) + line[at:]
+            if rng.random() < 0.005:
+                line += "x" * (stream.MAX_LINE - len(line) + rng.randrange(-2, 3))
+            lines.append("" if rng.random() < 0.02 else line)
+        text = "\n".join(lines) + (_PAD if rng.random() < 0.7 else "")
+        if max(text) > "\u00ff":
+            text = text.encode("latin-1", "replace").decode("latin-1")
+        size = rng.choice((rng.randrange(1, 64), rng.randrange(64, 4096), 1 << 20))
+        assert _run(text, size, ACCEL) == _run(text, size, None), size
