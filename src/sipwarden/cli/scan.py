@@ -75,8 +75,6 @@ def scan(config_path: str | None, fmt: str, json_flag: bool, show_events: bool, 
                 out.write(json.dumps(ev.to_dict()) + "\n")
             else:
                 out.write(_event_line(ev) + "\n")
-    import gc
-    gc.set_threshold(100_000, 50, 50)  # millions of short-lived events, few cycles: collect rarely
     started = time.perf_counter()
     try:
         with _progress(logs) as tick:
