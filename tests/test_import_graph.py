@@ -22,9 +22,9 @@ ALLOWED: set[tuple[str, str]] = set()
 
 
 def modules(src: Path = SRC) -> dict[str, tuple[Path, bool]]:
-    """Dotted module name -> (file, is a package's __init__)."""
+    """Dotted module name -> (file, is a package's __init__); the compiled steps' Cython sources too."""
     out = {}
-    for p in sorted((src / PACKAGE).rglob("*.py")):
+    for p in sorted([*(src / PACKAGE).rglob("*.py"), *(src / PACKAGE).rglob("*.pyx")]):
         parts = list(p.relative_to(src).with_suffix("").parts)
         is_pkg = parts[-1] == "__init__"
         out[".".join(parts[:-1] if is_pkg else parts)] = (p, is_pkg)
@@ -54,10 +54,23 @@ def _targets(node: ast.AST, here: str, is_pkg: bool, mods: dict) -> list[str]:
         text = node.value
         if text.startswith(f"{PACKAGE}.") and ":" in text and " " not in text:
             return [text.partition(":")[0]]
-    if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+    if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in _LOADERS
             and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
         return [node.args[0].value]
     return []
+
+
+_LOADERS = ("import_module", "load")  # importlib.import_module(name), compiled.load(name): imports by name
+
+
+def _source(path: Path) -> str:
+    """A module's text as Python: a Cython source keeps only its Python import lines (its `cimport`s
+    are C headers, its `cdef`s are not Python)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".pyx":
+        return text
+    keep = (ln if ln.startswith(("import ", "from ")) and " cimport " not in ln else "" for ln in text.splitlines())
+    return "\n".join(keep)
 
 
 def import_graph(src: Path = SRC) -> dict[str, dict[str, int]]:
@@ -66,7 +79,7 @@ def import_graph(src: Path = SRC) -> dict[str, dict[str, int]]:
     graph: dict[str, dict[str, int]] = {}
     for here, (path, is_pkg) in mods.items():
         edges = graph.setdefault(here, {})
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node in ast.walk(ast.parse(_source(path), str(path))):
             for t in _targets(node, here, is_pkg, mods):
                 if t == PACKAGE or t.startswith(f"{PACKAGE}."):
                     owner = _owner(t, mods)
@@ -194,6 +207,19 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     assert cycles(graph, {("sipwarden.c", "sipwarden.d")}) == []
 
 
+def test_the_graph_sees_compiled_steps(tmp_path: Path) -> None:
+    """A Cython source's Python imports and a module loaded by name through `compiled.load` are edges."""
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import compiled\nACCEL = compiled.load('sipwarden._b')\n")
+    (pkg / "compiled.py").write_text("")
+    (pkg / "_b.pyx").write_text("from libc.string cimport memchr\ncdef int n = 0\nfrom . import a as _a\n")
+    graph = import_graph(tmp_path)
+    assert graph["sipwarden._b"] == {"sipwarden.a": 3}
+    assert cycles(graph) == [["sipwarden._b", "sipwarden.a", "sipwarden._b"]]
+
+
 # The pure core (docs/architecture.md, "Layers"): text, bytes and events in, events, verdicts and
 # decisions out; time comes from the events. It may import only itself and the standard library's
 # computing modules: no other layer of sipwarden, nothing that reads a clock, a file or a socket
@@ -217,7 +243,7 @@ def _is_pure(module: str) -> bool:
 
 def _stdlib_imports(path: Path) -> set[str]:
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(_source(path))):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
@@ -235,6 +261,35 @@ def test_the_pure_core_imports_no_io_layer_and_no_io() -> None:
         wrong += [f"{m} (line {line}) imports {t}" for t, line in edges.items() if not _is_pure(t) and t != PACKAGE]
         io = {s for s in _stdlib_imports(mods[m][0]) if s in NO_IO or s.split(".")[0] in NO_IO}
         wrong += [f"{m} imports {s}" for s in sorted(io - IO_ALLOWED.get(m, set()))]
+    assert wrong == []
+
+
+# Calls that read the clock or a file, whatever module they come from (`open` is a builtin, `now` a
+# datetime method): the pure core makes none but these, each with its reason.
+IO_CALLS = {"open", "now", "today", "utcnow", "read_text", "read_bytes", "is_file", "exists",
+            "stat", "getmtime", "time", "monotonic", "perf_counter"}
+CALLS_ALLOWED = {
+    "sipwarden.timefmt": {"open", "now"},  # the local zone, once, when a config names "local": /etc/localtime
+    "sipwarden.config.loader": {"read_text", "exists"},  # load() reads the config file; host checks
+    "sipwarden.config.schema": {"open"},  # a secret's *_file, read when the config is loaded
+    "sipwarden.config.fleet": {"is_file"},  # a TLS file named in [fleet] must exist
+}
+
+
+def _io_calls(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(_source(path))):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if name in IO_CALLS:
+                out.add(name)
+    return out
+
+
+def test_the_pure_core_reads_no_clock_and_no_file() -> None:
+    mods = modules()
+    wrong = [f"{m} calls {c}()" for m, (path, _) in mods.items() if _is_pure(m)
+             for c in sorted(_io_calls(path) - CALLS_ALLOWED.get(m, set()))]
     assert wrong == []
 
 

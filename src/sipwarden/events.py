@@ -96,7 +96,8 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A detector's conclusion: `ip` (an address, or a prefix like 198.18.0.0/24) attacks.
+    """The engine's conclusion from its detectors' findings: `ip` (an address, or a prefix like
+    198.18.0.0/24) attacks.
 
     `at` is the time of the deciding event, so offline scans and the daemon agree.
     """

@@ -115,7 +115,7 @@ def test_each_fast_reader_answers_its_plain_shape() -> None:
 def test_plain_lines_same_events_through_the_stream() -> None:
     """The stream's chunk mode (fast readers) and its line entry (careful parsers) over a mix of these lines."""
     rng = random.Random(100)
-    bits = tuple(b for b in BITS if b != "²")  # int("4²") fails in addr._port: both paths raise ValueError
+    bits = tuple(b for b in BITS if b != "²")  # "4²" is no port on both paths; here only plain digits
     lines = []
     for n in range(3000):
         line = rng.choice(SEEDS + OTHER_SEEDS)
