@@ -133,7 +133,8 @@ def test_hep_stream_and_hep_in_pcap(run):
         assert p.correlation_id == m.call_id  # chunk 17 is the Call-ID as sent
     in_pcap = list(read_capture(d / "capture.pcap.gz", sip=False))
     assert len(in_pcap) == HEP_DATAGRAMS[run]
-    assert {x[5] for x in in_pcap} == {"udp", "tcp"}
+    assert {x[5] for x in in_pcap} == {"hep"}  # whole datagrams, for PacketIntake.hep
+    assert {decode_hep(x[6]).proto for x in in_pcap} == {"udp", "tcp"}
 
 
 @pytest.mark.parametrize("run", RUNS)

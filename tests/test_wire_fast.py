@@ -17,6 +17,7 @@ from careful_sip import events_from_sip
 from conftest import ASTERISK20, DATA
 from sipwarden.events import Event, Kind
 from sipwarden.parsers.fingerprints import scanner_in
+from sipwarden.parsers.hep import decode_hep
 from sipwarden.parsers.sip import SipMessage, SipParseError, message_fields, parse_datagram, wire_fields
 from sipwarden.parsers.sip_events import events_from_fields
 from sipwarden.sources.pcap import read_capture
@@ -75,7 +76,7 @@ def check(data: bytes) -> bool:
 
 
 def payloads(path: Path) -> list[bytes]:
-    return [p[6] for p in read_capture(path)]
+    return [decode_hep(p[6]).payload if p[5] == "hep" else p[6] for p in read_capture(path)]
 
 
 @pytest.mark.parametrize("run", ["dev1_alwaysauthreject_no", "dev2_alwaysauthreject_yes"])

@@ -221,16 +221,18 @@ def test_scan_lab_kamailio_capture_without_fingerprints(tmp_path):
 def test_scan_hep_only_capture_and_mixed_with_logs(tmp_path):
     """A capture holding only HEP is read through it; logs and captures merge in one scan."""
     import dpkt
+
+    from sipwarden.parsers.hep import decode_hep
     grams = hep_datagrams("dev2_alwaysauthreject_yes")
     pcap = tmp_path / "hep-only.pcap"
     with open(pcap, "wb") as f:
-        w = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
-        for i, g in enumerate(grams):
+        w = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW, nano=True)
+        for g in grams:  # captured when the agent sent them (the HEP time), as on a real collector
             udp = dpkt.udp.UDP(sport=40000, dport=9060, data=g)
             udp.ulen = len(udp)
             ip = dpkt.ip.IP(src=socket.inet_aton("127.0.0.1"), dst=socket.inet_aton("127.0.0.1"), p=17, data=udp)
             ip.len = len(ip)
-            w.writepkt(bytes(ip), ts=1795550000 + i / 1000)
+            w.writepkt(bytes(ip), ts=round(decode_hep(g).ts, 6))
     got, err = scan(str(pcap))
     assert set(got) == HEP_ATTACKERS["dev2_alwaysauthreject_yes"]
     assert f"{len(grams)} SIP messages from HEP datagrams" in err

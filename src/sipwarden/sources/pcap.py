@@ -4,8 +4,9 @@ Reading is dpkt's; everything after the link layer is ours and bounded: UDP payl
 like SIP are yielded as they are, TCP streams are cut into messages per flow (a minimal
 reassembly: in-order segments, retransmissions trimmed, a gap restarts the flow at the next
 message start; labelled "tcp" only on connections whose handshake the capture holds, else
-"tcp-unverified": see handshakes.py), and HEP datagrams are opened so their inner SIP is yielded with the addresses
-the capture agent wrote (never those inside the SIP text).
+"tcp-unverified": see handshakes.py), and HEP datagrams are yielded whole, with transport "hep" and the
+capture's own time and addresses, for PacketIntake.hep to open (the one HEP path, as in the daemon's
+listener: its key check, its future-time rule, its counters).
 
 A capture holding both the raw traffic and its HEP copy (as the Asterisk corpus does) would
 yield each exchanged message twice: pass `hep=False` or `sip=False` to pick one view.
@@ -22,7 +23,7 @@ from pathlib import Path
 import dpkt
 
 from ..addr import normalize
-from ..parsers.hep import HepError, decode_hep, is_hep
+from ..parsers.hep import is_hep
 from ..parsers.sip import SipParseError, StreamFramer, looks_like_sip
 from .filetype import PCAP_MAGICS, PCAPNG_MAGIC
 from .handshakes import Handshakes
@@ -31,6 +32,7 @@ HEP_PORT = 9060
 MAX_FLOWS = 4096  # TCP flows reassembled at once; least recently active dropped first
 
 Packet = tuple[float, str, int, str, int, str, bytes]  # time, src, sport, dst, dport, transport, payload
+HEP = "hep"  # a Packet's transport when its payload is a whole HEP datagram (for PacketIntake.hep)
 
 
 
@@ -53,7 +55,6 @@ class CaptureStats:
         self.packets = 0
         self.undecodable = 0  # link/IP layers dpkt could not read
         self.fragments = 0  # IP fragments (not reassembled)
-        self.hep_errors = 0
         self.stream_errors = 0  # TCP framing errors (oversized or unframeable streams)
 
 
@@ -61,8 +62,9 @@ def read_capture(path: str | Path, *, hep: bool = True, sip: bool = True,
                  stats: CaptureStats | None = None) -> Iterator[Packet]:
     """Yield (time, src, sport, dst, dport, transport, payload) for each SIP message in a capture.
 
-    `hep`: open HEP datagrams (udp 9060 or a `HEP3` payload) and yield their inner SIP with
-    the HEP addresses and time. `sip`: yield SIP carried directly over UDP/TCP.
+    `hep`: yield HEP datagrams (udp 9060 or a `HEP3` payload) whole, transport `HEP`, with the
+    capture's time and UDP addresses (PacketIntake.hep opens them). `sip`: yield SIP carried
+    directly over UDP/TCP.
     """
     st = stats if stats is not None else CaptureStats()
     try:
@@ -97,8 +99,9 @@ def read_capture(path: str | Path, *, hep: bool = True, sip: bool = True,
 def _packets(reader: object, linktype: int, hep: bool, sip: bool, st: CaptureStats) -> Iterator[Packet]:
     flows: OrderedDict[tuple[str, int, str, int], _Flow] = OrderedDict()
     hs = Handshakes()
-    for ts, frame in reader:  # type: ignore[attr-defined]
+    for dts, frame in reader:  # type: ignore[attr-defined]
         st.packets += 1
+        ts = float(dts)  # dpkt gives a Decimal for nanosecond pcaps: event times are floats
         try:
             ip = _network_layer(linktype, frame)
         except (dpkt.dpkt.Error, ValueError, IndexError, KeyError, TypeError, AttributeError):
@@ -121,14 +124,7 @@ def _packets(reader: object, linktype: int, hep: bool, sip: bool, st: CaptureSta
                 continue
             if l4.dport == HEP_PORT or l4.sport == HEP_PORT or payload[:4] == b"HEP3":
                 if hep and is_hep(payload):
-                    try:
-                        h = decode_hep(payload)
-                    except HepError:
-                        st.hep_errors += 1
-                        continue
-                    if h.proto_type in (1, None):
-                        yield (h.ts if h.ts is not None else ts, h.src_ip, h.src_port, h.dst_ip, h.dst_port,
-                               h.proto, h.payload)
+                    yield ts, src, l4.sport, dst, l4.dport, HEP, payload
                 continue
             if sip and looks_like_sip(payload):
                 yield ts, src, l4.sport, dst, l4.dport, "udp", payload
