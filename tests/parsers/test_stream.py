@@ -140,7 +140,7 @@ def _modules(root: Path) -> list[Path]:
 
 def test_one_parse_path_for_log_text() -> None:
     """Only the stream imports the log formats' parsers and fast readers (parsers/ami.py shares the
-    security log's event names), and no second stream class exists."""
+    security log's mapping from event to Event, `classify`), and no second stream class exists."""
     formats = {"asterisk", "freeswitch", "security", "prefix"}
     users = set()
     for p in _modules(SRC):
@@ -154,7 +154,7 @@ def test_one_parse_path_for_log_text() -> None:
             if isinstance(node, ast.ClassDef) and p.name != "stream.py":
                 assert not {"feed_line", "feed_chunk"} & {n.name for n in node.body if isinstance(n, ast.FunctionDef)}, p
     assert {u[0] for u in users} == {"parsers/stream.py", "parsers/ami.py"}, users
-    assert {u for u in users if u[0] == "parsers/ami.py"} == {("parsers/ami.py", "security", ("KINDS",))}
+    assert {u for u in users if u[0] == "parsers/ami.py"} == {("parsers/ami.py", "security", ("classify",))}
     assert not (SRC / "parsers" / "bulk.py").exists() and not (SRC / "parsers" / "logstream.py").exists()
 
 

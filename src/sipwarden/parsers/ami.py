@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..addr import parse_asterisk_addr
 from ..events import Event, Kind
 from ..timefmt import event_tv
-from .security import KINDS
+from .security import classify
 
 MAX_LINE = 8192  # bytes in one line
 MAX_FIELDS = 256  # lines in one message
@@ -184,17 +184,18 @@ def security_event(msg: AmiMessage, origin: str = "ami") -> Event | None:
     Trust: the address is the `RemoteAddress` right after the last `LocalAddress` (Asterisk's
     field order; forged lines come before it), which is also the last `RemoteAddress`. Fields Asterisk writes before the
     attacker text (EventTV, Service) are taken first-seen; those after it (Challenge,
-    ReceivedHash) last-seen.
+    ReceivedHash, ACLName) last-seen. What the event means is security.classify's, the security
+    log's own mapping, so both readers give the same event.
     """
     ev = msg.get("Event")
     if ev is None:
         return None
-    kind = KINDS.get(ev)
-    if kind is None:
+    svc = msg.get("Service")
+    read = classify(ev, svc, msg.get("AccountID"), msg.last)
+    if read is None:
         return None
     tv = msg.get("EventTV")
     time = event_tv(tv) if tv else None
-    svc = msg.get("Service")
     tampered = _tamper_marks(msg)
     remote = _remote_address(msg)
     parsed = parse_asterisk_addr(remote) if remote else None
@@ -203,15 +204,9 @@ def security_event(msg: AmiMessage, origin: str = "ami") -> Event | None:
         return Event(time, None, Kind.TAMPER, service=svc, origin=origin,
                      detail=f"{ev} ({'; '.join([why, *tampered])})")
     ip, port, transport = parsed
-    account = msg.get("AccountID")
-    target = None
-    if (ev == "InvalidPassword" and svc == "SIP" and not msg.last("Challenge")
-            and not msg.last("ReceivedHash")):
-        # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
-        kind, target, account = Kind.CALL_REJECTED, account, None
-    if account in ("", "<unknown>"):
-        account = None
-    detail = f"{ev} ({'; '.join(tampered)})" if tampered else ev
+    kind, account, target, detail = read
+    if tampered:
+        detail = f"{detail} ({'; '.join(tampered)})"
     return Event(time, ip, kind, port=port, transport=transport, service=svc, account=account, target=target,
                  detail=detail, origin=origin)
 

@@ -12,6 +12,7 @@ readings naming different addresses make the event a TAMPER with no address.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..addr import normalize, parse_asterisk_addr, port_number
 from ..events import NO_EXTENSION_MATCH, Event, Kind
@@ -189,29 +190,50 @@ def parse_security_body(text: str, origin: str = "security") -> Event | None:
     return _parse_slow(text, origin)
 
 
-def _event(ev: str, time: float | None, svc: str, remote: str, account: str | None, text: str, tail_at: int,
-           origin: str) -> Event | None:
+def classify(ev: str, svc: str | None, account: str | None,
+             field: Callable[[str], str | None]) -> tuple[Kind, str | None, str | None, str] | None:
+    """(kind, account, target, detail) of a security event, or None for a type that says nothing about a source.
+
+    The one mapping from what Asterisk reports to what we count: the security log and AMI both
+    call it, so one event reads the same whichever way it arrives. `field(key)` gives a field
+    Asterisk writes after the address pair (Challenge, ReceivedHash, ACLName), asked only when a
+    rule needs it.
+    """
     kind = KINDS.get(ev)
     if kind is None:
+        return None
+    if svc == "SIP":
+        if ev == "InvalidPassword" and not field("Challenge") and not field("ReceivedHash"):
+            # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
+            return Kind.CALL_REJECTED, None, account, ev
+        if ev == "FailedACL" and field("ACLName") == "no_extension_match":
+            # chan_sip's call to a missing extension (AccountID is the number): from a guest or from a
+            # trunk alike, so the messages line, which names the caller, is what counts
+            return Kind.CALL_REJECTED, None, account or None, NO_EXTENSION_MATCH
+    if account in ("", "<unknown>"):
+        account = None
+    return kind, account, None, ev
+
+
+def _event(ev: str, time: float | None, svc: str, remote: str, account: str | None, text: str, tail_at: int,
+           origin: str) -> Event | None:
+    tail: dict[str, str] | None = None
+
+    def field(key: str) -> str | None:
+        nonlocal tail
+        if tail is None:
+            tail = dict(_FIELD.findall(text, tail_at))
+        return tail.get(key)
+
+    read = classify(ev, svc, account, field)
+    if read is None:
         return None
     parsed = parse_asterisk_addr(remote)
     if parsed is None:
         return Event(time, None, Kind.TAMPER, service=svc, origin=origin, detail=f"{ev}: unreadable RemoteAddress")
     ip, port, transport = parsed
-    target = None
-    if ev == "InvalidPassword" and svc == "SIP":
-        tail = dict(_FIELD.findall(text, tail_at))
-        if not tail.get("Challenge") and not tail.get("ReceivedHash"):
-            # chan_sip reports an unauthenticated INVITE this way; AccountID is the dialled number.
-            kind, target, account = Kind.CALL_REJECTED, account, None
-    elif ev == "FailedACL" and svc == "SIP" and dict(_FIELD.findall(text, tail_at)).get("ACLName") == "no_extension_match":
-        # chan_sip's call to a missing extension (AccountID is the number): from a guest or from a
-        # trunk alike, so the messages line, which names the caller, is what counts
-        return Event(time, ip, Kind.CALL_REJECTED, port, transport, svc, None, account or None, None, None, None,
-                     NO_EXTENSION_MATCH, origin)
-    if account in ("", "<unknown>"):
-        account = None
-    return Event(time, ip, kind, port, transport, svc, account, target, None, None, None, ev, origin)
+    kind, account, target, detail = read
+    return Event(time, ip, kind, port, transport, svc, account, target, None, None, None, detail, origin)
 
 
 _SESSION_PTR = re.compile(r'",SessionID="0x[0-9a-fA-F]+$')  # chan_sip and AMI: a pointer Asterisk prints
