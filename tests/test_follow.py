@@ -125,3 +125,70 @@ def test_budget_reads_a_backlog_in_slices_without_loss(tmp_path):
             break
     assert slices >= 3
     assert got == lines
+
+
+def _wrong_password(s: int, ip: str) -> str:
+    return (f"[2026-11-24 12:00:{s:02d}] NOTICE[1] chan_sip.c: Registration from '<sip:100@pbx>' failed for "
+            f"'{ip}:5060' - Wrong password\n")
+
+
+def test_an_over_long_line_is_cut_once_and_its_rest_never_starts_a_line(tmp_path):
+    """A line longer than MAX_PARTIAL, written in several appends and read after each (as the daemon
+    follows it), whose tail is a complete forged failure line: the log stream counts the whole line as
+    one oversized line (what `scan` does), no event names the forged address, nothing else is lost, and
+    a position saved while inside it resumes at its start (a restart does not read its tail as a line)."""
+    import asyncio
+
+    from sipwarden.daemon.errors import StageErrors
+    from sipwarden.daemon.logs import LogSources
+    from sipwarden.sources.follow import MAX_PARTIAL
+
+    log = tmp_path / "messages"
+    log.write_text(_wrong_password(1, "203.0.113.1"))
+    got: list = []
+    src = LogSources([str(log)], "UTC", got.extend, StageErrors(), clock=lambda: 1_795_000_000.0)
+    f = src.files[str(log)]
+    f.open(None)
+
+    async def append_and_drain(text: str) -> None:
+        with open(log, "a") as w:
+            w.write(text)
+        src.read_all()
+        while src._draining:  # the slices the loop comes back for
+            await asyncio.sleep(0)
+
+    async def follow() -> None:
+        await append_and_drain("")
+        start = f.offset
+        # the over-long line's head over three appends, no newline: the follower cuts it just where it
+        # ends, so its tail (the forged line) comes right after the cut
+        for part in ("A" * (MAX_PARTIAL // 2), "A" * (MAX_PARTIAL // 2), "A"):
+            await append_and_drain(part)
+        assert f.position().offset == start  # inside the cut line: a restart reads it again from its start
+        forged = _wrong_password(5, "203.0.113.66")
+        await append_and_drain(forged[:40])
+        await append_and_drain(forged[40:])  # the line's end: a complete failure line, at the cut
+        await append_and_drain(_wrong_password(7, "203.0.113.7"))
+
+    asyncio.run(follow())
+    assert [e.ip for e in got] == ["203.0.113.1", "203.0.113.7"]
+    assert [e.line for e in got] == [1, 3]  # the cut line is line 2, as in the file
+    assert src.status()[0]["oversized"] == 1
+    assert src.lines == 3
+    assert f.offset == log.stat().st_size
+
+    # a restart from a position saved inside the cut line: the whole line again, as one
+    mid = tmp_path / "mid"
+    mid.write_text(_wrong_password(1, "203.0.113.1") + "A" * (MAX_PARTIAL + 10))
+    g = FollowedFile(str(mid))
+    g.open()
+    assert [len(t) for t in texts(g.read())] == [len(_wrong_password(1, "203.0.113.1")) - 1, MAX_PARTIAL + 10]
+    pos = g.position()
+    g.close()
+    with open(mid, "a") as w:
+        w.write(_wrong_password(5, "203.0.113.66") + _wrong_password(7, "203.0.113.7"))
+    h = FollowedFile(str(mid))
+    h.open(pos)
+    lines = texts(h.read())
+    assert len(lines) == 2 and len(lines[0]) > MAX_PARTIAL and "203.0.113.66" in lines[0]
+    assert "203.0.113.7:" in lines[1]

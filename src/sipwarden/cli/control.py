@@ -96,7 +96,8 @@ def status(config_path: str | None, state_dir: str | None, as_json: bool) -> Non
                f"{_n(reply['verdicts'], 'verdict')}, {_n(reply['tamper_events'], 'tamper event')}, "
                f"{_n(reply['tracked_sources'], 'source')} tracked")
     for f in reply["files"]:
-        click.echo(f"  {f['path']}: at byte {f['offset']}" + (f" ({f['error']})" if f["error"] else ""))
+        skipped = f", {_n(f['oversized'], 'oversized line')} skipped" if f.get("oversized") else ""
+        click.echo(f"  {f['path']}: at byte {f['offset']}{skipped}" + (f" ({f['error']})" if f["error"] else ""))
     if reply.get("catching_up"):
         click.echo("  catching up: reading a backlog (merged across files by time)")
     errs = {k: v for k, v in (reply.get("errors") or {}).items() if v} if isinstance(reply.get("errors"), dict) else {}

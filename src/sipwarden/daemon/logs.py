@@ -189,6 +189,7 @@ class LogSources:
         line through its line entry, so only a line that fails there too is lost (its chunk entry goes
         on after the last of them)."""
         fresh = self.streams[path] = LogStream(stream.clock, stream.file)
+        fresh.oversized = stream.oversized
         out: list[Event] = []
         feed = fresh.feed_line
         for n, (_, text) in enumerate(lines, 1):
@@ -212,4 +213,7 @@ class LogSources:
         return out
 
     def status(self) -> list[dict]:
-        return [{"path": p, "offset": f.offset, "error": f.error} for p, f in self.files.items()]
+        """Each file: where reading it stands, its last problem, and its over-long lines skipped (counted
+        by its log stream, as `scan` counts them; a line cut by the follower is one of them)."""
+        return [{"path": p, "offset": f.offset, "error": f.error, "oversized": self.streams[p].oversized}
+                for p, f in self.files.items()]

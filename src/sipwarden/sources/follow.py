@@ -20,7 +20,8 @@ log = logging.getLogger("sipwarden.follow")
 
 HEAD_BYTES = 256  # the first bytes identify a file across renames (with the inode)
 READ_CHUNK = 1 << 20
-MAX_PARTIAL = 1 << 20  # a "line" longer than this without a newline is cut and counted
+MAX_PARTIAL = 1 << 20  # a "line" longer than this without a newline is cut: delivered as one over-long line,
+# its rest skipped up to its newline (never read as a line start: it is attacker text)
 
 
 class Position(NamedTuple):
@@ -67,7 +68,8 @@ class FollowedFile:
         self._hash = ""
         self._head = b""  # the first bytes as read, to see a copytruncate that grew past our offset
         self.more = False  # the last read() stopped at its budget: more is waiting
-        self.cut_lines = 0
+        # bytes of an over-long line delivered or skipped since `offset` (its start); -1: not inside one
+        self._skip = -1
         self.error: str | None = None  # last problem, for status (unreadable, missing)
 
     # --- opening and positions --------------------------------------------------------------
@@ -105,6 +107,7 @@ class FollowedFile:
         self.fh.seek(self.offset)
         self._head = os.pread(self.fh.fileno(), HEAD_BYTES, 0)
         self._partial = b""
+        self._skip = -1
         if self.error:
             log.info("%s: readable again", self.path)
         self.error = None
@@ -131,6 +134,7 @@ class FollowedFile:
                 continue
             log.info("%s: finishing rotated %s from byte %d", self.path, cand, saved.offset)
             self._partial = b""
+            self._skip = -1
             lines = self._split(data, final=True)
             self.offset = 0
             return lines
@@ -162,6 +166,7 @@ class FollowedFile:
             self.fh.seek(0)
             self.offset = 0
             self._partial = b""
+            self._skip = -1
             self._hash = ""
             self._head = b""
             out += self._read_to_eof()
@@ -196,7 +201,7 @@ class FollowedFile:
                 return out
             if not data:
                 break
-            if len(self._head) < HEAD_BYTES and self.offset + len(self._partial) < HEAD_BYTES:
+            if len(self._head) < HEAD_BYTES and self._consumed() < HEAD_BYTES:
                 self._head = os.pread(fh.fileno(), HEAD_BYTES, 0)
             out += self._split(data)
         if final:
@@ -205,8 +210,30 @@ class FollowedFile:
             self._hash = head_hash(fh)
         return out
 
+    def _consumed(self) -> int:
+        """Bytes read from the file: complete lines, the part of an over-long line, the partial line."""
+        return self.offset + max(self._skip, 0) + len(self._partial)
+
     def _split(self, data: bytes, final: bool = False) -> list[tuple[int, str]]:
-        """Complete lines of `data` (after what was left over); `final`: the file ends here."""
+        """Complete lines of `data` (after what was left over); `final`: the file ends here.
+
+        A line still without a newline after MAX_PARTIAL bytes is delivered then, cut (the log stream
+        counts and skips it as over-long, as `scan` does the whole line), and the rest of it is skipped
+        up to and including its newline, across reads: no part of it is ever read from a line start,
+        where its attacker-written text could pass for a line of the PBX. `offset` stays at the start
+        of that line until its end is seen, so a restart meanwhile reads it again, as a whole.
+        """
+        if self._skip >= 0:
+            nl = data.find(b"\n")
+            if nl < 0:
+                self._skip += len(data)
+                if final:  # the line ends with the file
+                    self.offset += self._skip
+                    self._skip = -1
+                return []
+            self.offset += self._skip + nl + 1
+            self._skip = -1
+            data = data[nl + 1:]
         parts = (self._partial + data).split(b"\n")
         rest = parts.pop()
         if final and rest:
@@ -218,9 +245,10 @@ class FollowedFile:
             self.offset += len(raw) + 1
             self.lineno += 1
             out.append((self.lineno, raw.decode("utf-8", "replace")))
-        if len(rest) > MAX_PARTIAL:  # no newline in sight: cut it, count it, go on
-            self.cut_lines += 1
-            self.offset += len(rest)
+        if len(rest) > MAX_PARTIAL:  # no newline in sight: deliver it cut, skip its rest
+            self.lineno += 1
+            out.append((self.lineno, rest.decode("utf-8", "replace")))
+            self._skip = len(rest)
             rest = b""
         self._partial = rest
         return out
@@ -232,7 +260,7 @@ class FollowedFile:
             return None  # moved away and not yet recreated: keep reading the old handle
         if st.st_ino != self.inode:
             return "replaced"
-        if st.st_size < self.offset + len(self._partial):
+        if st.st_size < self._consumed():
             return "truncated"
         if self._head and self.fh is not None:
             # truncated and rewritten past our offset before we looked: the first bytes differ
