@@ -10,7 +10,6 @@ whatever SIPWARDEN_PURE says; where a C compiler exists (CI has one) the build m
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import random
 import shutil
@@ -30,17 +29,7 @@ from sipwarden.parsers import stream
 from sipwarden.parsers.prefix import bracketed_match
 from sipwarden.timefmt import Clock
 
-
-def _compiled():  # noqa: ANN202
-    try:
-        accel = importlib.import_module("sipwarden.parsers._accel")
-    except ImportError:
-        return None
-    return accel.ChunkReader(stream.TRIGGERS, tuple(stream._STARTS), stream.MAX_JOIN, stream.REACH, stream._BLOCK,
-                             stream.pick)
-
-
-ACCEL = _compiled()
+ACCEL = stream._accelerator(force=True)  # the stream's own factory, built even under SIPWARDEN_PURE=1
 needs_accel = pytest.mark.skipif(ACCEL is None, reason="the compiled reader is not built here (no C compiler)")
 
 

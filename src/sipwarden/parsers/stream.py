@@ -795,9 +795,11 @@ def _call_dirty(body: str, s: int, e: int) -> bool:
     return asterisk.call_rejected_plain(msg) is False and asterisk.call_head(msg)
 
 
-def _accelerator():  # noqa: ANN202 - a ChunkReader, which exists only where it was built
-    """The compiled chunk loop, or None: not built here (no compiler at install), or SIPWARDEN_PURE set."""
-    accel = compiled.load("sipwarden.parsers._accel")
+def _accelerator(force: bool = False):  # noqa: ANN202 - a ChunkReader, which exists only where it was built
+    """The compiled chunk loop, or None: not built here (no compiler at install), or SIPWARDEN_PURE set
+    (`force`: built even then; the one factory, so tests/parsers/test_accel.py compares the reader the
+    stream runs)."""
+    accel = compiled.load("sipwarden.parsers._accel", force=force)
     return accel.ChunkReader(TRIGGERS, tuple(_STARTS), MAX_JOIN, REACH, _BLOCK, pick) if accel is not None else None
 
 
