@@ -89,6 +89,28 @@ def mutate(rng: random.Random, line: str, bits: tuple[str, ...], drop: float = 0
     return line
 
 
+def trigger_misses(seeds: tuple[str, ...], bits: tuple[str, ...], per_seed: int,
+                   triggers: tuple[str, ...]) -> tuple[int, list[str]]:
+    """Mutants of `seeds` read by the stream's careful line reading: how many gave an event, and
+    those that did while holding none of `triggers` (lines the chunk mode would have skipped)."""
+    from sipwarden.parsers.stream import read_line
+
+    rng = random.Random(3)
+    events, missed = 0, []
+    for seed in seeds:
+        for i in range(per_seed):
+            line = seed if i == 0 else mutate(rng, seed, bits, drop=0.4, most=8)
+            try:
+                ev = read_line(line)
+            except ValueError:
+                continue
+            if ev is not None:
+                events += 1
+                if not any(t in line for t in triggers):
+                    missed.append(line)
+    return events, missed
+
+
 def corpus_files() -> list[Path]:
     """Real logs: fail2ban's Asterisk and FreeSWITCH samples, the Asterisk 20 runs, the lab's logs."""
     files = [FAIL2BAN_LOGS / "asterisk", FAIL2BAN_LOGS / "freeswitch"]
