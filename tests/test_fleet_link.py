@@ -61,6 +61,13 @@ async def until(cond, timeout: float = 3.0) -> float:  # noqa: ANN001
     return time.monotonic() - t0
 
 
+async def linked(*nodes: Node, timeout: float = 3.0) -> None:
+    """Start every node's link and wait until all are connected to Redis."""
+    for n in nodes:
+        await n.link.start()
+    await until(lambda: all(n.link.connected for n in nodes), timeout)
+
+
 @pytest.fixture
 def redis(tmp_path):
     r = RedisServer(tmp_path / "redis").start()
@@ -71,9 +78,7 @@ def redis(tmp_path):
 def test_a_ban_reaches_the_other_node_at_once_and_never_comes_back(redis):
     async def go() -> None:
         a, b = Node("a", redis.url), Node("b", redis.url)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         now = time.time()
         a.link.share_ban("203.0.113.5", "bruteforce", "5 wrong passwords", now + 600, now)
         took = await until(lambda: b.bans)
@@ -95,9 +100,7 @@ def test_events_are_counted_fleet_wide_but_never_echoed(redis):
         a, b = Node("a", redis.url), Node("b", redis.url)
         decided = {"198.51.100.9"}
         a.link.decided = decided.__contains__
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         t = time.time() - 5  # a's clock: event time travels with the event
         evs = [Event(t, "203.0.113.60", Kind.AUTH_FAILED, transport="udp", account="1001", origin="messages"),
                Event(t + 1, "203.0.113.60", Kind.AUTH_FAILED, account="x" * 500, origin="messages"),
@@ -125,9 +128,7 @@ def test_events_are_counted_fleet_wide_but_never_echoed(redis):
 def test_a_restarted_node_replays_exactly_what_it_missed(redis):
     async def go() -> None:
         a, b = Node("a", redis.url), Node("b", redis.url)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         now = time.time()
         a.link.share_ban("203.0.113.1", "scanner", "", now + 600, now)
         await until(lambda: b.bans)
@@ -212,9 +213,7 @@ def test_per_minute_cap_accept_reasons_and_publish_only(redis):
 def test_outage_queues_shares_and_sends_them_when_redis_is_back(redis, caplog):
     async def go() -> None:
         a, b = Node("a", redis.url), Node("b", redis.url)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         redis.stop()
         await until(lambda: not a.link.connected and not b.link.connected, timeout=5)
         now = time.time()
@@ -239,9 +238,7 @@ def test_outage_queues_shares_and_sends_them_when_redis_is_back(redis, caplog):
 def _pair_works(url: str, password: str | None = None, **kw) -> None:  # noqa: ANN003
     async def go() -> None:
         a, b = Node("a", url, password=password, **kw), Node("b", url, password=password, **kw)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected, timeout=5)
+        await linked(a, b, timeout=5)
         now = time.time()
         a.link.share_ban("203.0.113.5", "scanner", "", now + 60, now)
         await until(lambda: b.bans)
@@ -352,9 +349,7 @@ def test_redis_down_at_start_is_one_line_and_the_node_joins_when_it_comes(tmp_pa
 def test_a_node_away_longer_than_the_stream_holds_says_so(redis, caplog):
     async def go() -> None:
         a, b = Node("a", redis.url, stream_maxlen=100), Node("b", redis.url, stream_maxlen=100)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         now = time.time()
         a.link.share_ban("203.0.113.1", "scanner", "", now + 600, now)
         await until(lambda: b.bans)
@@ -382,9 +377,7 @@ def test_a_hung_redis_never_stalls_the_event_loop(redis):
 
     async def go() -> None:
         a, b = Node("a", redis.url), Node("b", redis.url)
-        await a.link.start()
-        await b.link.start()
-        await until(lambda: a.link.connected and b.link.connected)
+        await linked(a, b)
         gaps: list[float] = []
 
         async def ticker() -> None:
